@@ -1,0 +1,100 @@
+// The device seam. The model code (model.cc, infini_attention.cc) calls only
+// these operations; a backend owns its memory, its library handles and its
+// threads. The CPU backend uses oneDNN; a CUDA backend implements the same
+// interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/model_config.h"
+#include "engine/safetensors.h"
+#include "engine/tensor.h"
+
+namespace infini {
+
+// Precision of the matrix products. Activations between operations, norms,
+// softmax statistics and the compressive memory (M, z) are always float32.
+enum class ComputeDType { kF32, kBF16 };
+
+const char* compute_dtype_name(ComputeDType dtype);
+ComputeDType parse_compute_dtype(const std::string& name);  // "f32" | "bf16"
+
+// A weight matrix W [out, in] (+ optional bias [out]) prepared for y = x W^T + b.
+class LinearWeight {
+ public:
+  virtual ~LinearWeight() = default;
+  virtual int64_t out_features() const = 0;
+  virtual int64_t in_features() const = 0;
+  virtual int64_t bytes() const = 0;
+};
+
+// Head layout of one attention layer.
+struct AttentionShape {
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t segment_size = 0;
+  double rope_theta = 10000.0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string name() const = 0;
+  virtual ComputeDType dtype() const = 0;
+
+  // Memory. New tensors are zero-filled and contiguous.
+  virtual Tensor allocate(int64_t rows, int64_t cols) = 0;
+  virtual Tensor upload(const float* host, int64_t rows, int64_t cols) = 0;
+  virtual void download(const Tensor& src, float* host) = 0;
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;  // same shape
+  virtual void fill_zero(Tensor& dst) = 0;
+
+  // Uploads W (any checkpoint dtype) and an optional bias; `rows` of several
+  // matrices may be stacked by the caller (e.g. q, k and v in one product).
+  virtual std::unique_ptr<LinearWeight> upload_linear(const float* weight, int64_t out_features,
+                                                      int64_t in_features,
+                                                      const float* bias) = 0;
+
+  // out[i] = table[ids[i]]; ids live on the host and are already range-checked.
+  virtual void embed(const int32_t* ids, int64_t count, const Tensor& table, Tensor& out) = 0;
+  // y = x W^T + b.
+  virtual void linear(const Tensor& x, const LinearWeight& weight, Tensor& y) = 0;
+  // y = x / sqrt(mean(x^2) + eps) * weight, weight a [1, cols] tensor.
+  virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y) = 0;
+  // y += x.
+  virtual void add(Tensor& y, const Tensor& x) = 0;
+  // out = silu(gate) * up.
+  virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+
+  // Causal dot-product attention inside one segment. q: [n, H*d] for the
+  // tokens at segment offsets first .. first+n-1 (no RoPE yet); keys, values:
+  // the segment's window [>= first+n, Hkv*d] (keys without RoPE). RoPE is
+  // applied to q and keys using segment offsets as positions.
+  virtual void local_attention(const Tensor& q, const Tensor& keys, const Tensor& values,
+                               int64_t first, const AttentionShape& shape, Tensor& out) = 0;
+  // out = (sigma(q) M) / (sigma(q) z) per head, 0 where the denominator is 0.
+  // memory: [Hkv*d, d] (rows of head g are g*d .. g*d+d-1), norm: [Hkv, d].
+  virtual void memory_retrieve(const Tensor& q, const Tensor& memory, const Tensor& norm,
+                               const AttentionShape& shape, Tensor& out) = 0;
+  // dot = g * mem + (1 - g) * dot with g = sigmoid(gate_logits[h]) per head
+  // (gate_logits: [1, H]).
+  virtual void gate_mix(const Tensor& mem, const Tensor& gate_logits, const AttentionShape& shape,
+                        Tensor& dot) = 0;
+  // Folds a completed segment (keys without RoPE, values: [S, Hkv*d]) into
+  // memory and norm with the linear or delta rule.
+  virtual void memory_update(const Tensor& keys, const Tensor& values, MemoryUpdate rule,
+                             const AttentionShape& shape, Tensor& memory, Tensor& norm) = 0;
+
+  // Waits for queued work (no-op on the CPU).
+  virtual void synchronize() {}
+};
+
+// Creates the backend named `name` ("cpu"); throws EngineError(kUnsupported)
+// for a backend this build does not have.
+std::unique_ptr<Backend> make_backend(const std::string& name, ComputeDType dtype);
+
+}  // namespace infini

@@ -1,0 +1,28 @@
+// Scalar conversions between float32 and the 16-bit formats checkpoints use.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace infini {
+
+inline float bf16_to_float(uint16_t h) {
+  uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+// Round to nearest even, as PyTorch does; NaN stays NaN.
+inline uint16_t float_to_bf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
+float f16_to_float(uint16_t h);
+uint16_t float_to_f16(float f);
+
+}  // namespace infini

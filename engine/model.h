@@ -1,0 +1,74 @@
+// The Infini-Transformer's forward pass over a session state, device-neutral.
+// Weights are loaded once and shared read-only by every session.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/model_config.h"
+#include "engine/safetensors.h"
+#include "engine/session_state.h"
+
+namespace infini {
+
+struct LoadOptions {
+  std::string backend = "cpu";
+  ComputeDType dtype = ComputeDType::kBF16;
+  // Gate value sigmoid(beta) in (0, 1) for checkpoints without `memory_gate`
+  // tensors (plain Llama weights: the memory is then untrained). Ignored when
+  // the checkpoint has gates, unless `force_gate` is set.
+  std::optional<float> gate;
+  bool force_gate = false;
+};
+
+class Model {
+ public:
+  // Loads config.json and model.safetensors from `dir`.
+  static std::shared_ptr<const Model> load(const std::string& dir, const LoadOptions& options);
+  // Builds a model from tensors looked up by name (nullptr when absent).
+  using TensorLookup = std::function<const TensorView*(const std::string& name)>;
+  static std::shared_ptr<const Model> build(const ModelConfig& config, const TensorLookup& lookup,
+                                            const LoadOptions& options,
+                                            const std::string& origin);
+  ~Model();
+
+  const ModelConfig& config() const { return config_; }
+  Backend& backend() const { return *backend_; }
+  int64_t weight_bytes() const { return weight_bytes_; }
+
+  SessionState new_session() const;
+
+  // Reads tokens into the state (memory and window) without computing logits.
+  void ingest(SessionState& state, std::span<const int32_t> ids) const;
+  // Reads tokens and returns the logits of every one of them, [n x vocab].
+  std::vector<float> logits_all(SessionState& state, std::span<const int32_t> ids) const;
+  // Reads tokens (at least one) and returns the logits of the last, [vocab].
+  std::vector<float> logits_last(SessionState& state, std::span<const int32_t> ids) const;
+
+ private:
+  struct Layer;
+  enum class Logits { kNone, kLast, kAll };
+  Model() = default;
+  void run(SessionState& state, std::span<const int32_t> ids, Logits mode,
+           std::vector<float>& logits) const;
+  // Tokens that stay inside one segment.
+  void run_piece(SessionState& state, std::span<const int32_t> ids, Logits mode,
+                 float* logits) const;
+
+  ModelConfig config_;
+  AttentionShape shape_;
+  std::shared_ptr<Backend> backend_;
+  Tensor embedding_;   // [vocab, hidden]
+  Tensor final_norm_;  // [1, hidden]
+  std::unique_ptr<LinearWeight> lm_head_;
+  std::vector<Layer> layers_;
+  int64_t weight_bytes_ = 0;
+};
+
+}  // namespace infini

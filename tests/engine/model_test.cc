@@ -1,0 +1,282 @@
+// Properties of the forward pass that hold for any weights: feeding order
+// does not matter, forks are isolated, the state is bounded, bad input is
+// rejected with a clear error.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+
+#include "engine/checkpoint_writer.h"
+#include "engine/error.h"
+#include "engine/model.h"
+#include "tests/engine/test_support.h"
+
+namespace infini {
+namespace {
+
+using testing::relative_error;
+using testing::TempDir;
+
+ModelConfig small_config(MemoryUpdate update, int64_t segment) {
+  ModelConfig c;
+  c.vocab_size = 61;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_layers = 2;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 8;
+  c.segment_size = segment;
+  c.memory_update = update;
+  return c;
+}
+
+// A model built from in-memory random weights.
+class RandomModel {
+ public:
+  RandomModel(const ModelConfig& config, ComputeDType dtype, uint64_t seed = 5)
+      : tensors_(random_weights(config, seed, 0.2f, 0.3f, false)) {
+    for (const auto& t : tensors_) views_[t.name] = TensorView{DType::kF32, t.shape, t.values.data()};
+    LoadOptions options;
+    options.dtype = dtype;
+    model_ = Model::build(
+        config,
+        [this](const std::string& name) -> const TensorView* {
+          auto it = views_.find(name);
+          return it == views_.end() ? nullptr : &it->second;
+        },
+        options, "test");
+  }
+  const Model& operator*() const { return *model_; }
+  const Model* operator->() const { return model_.get(); }
+
+ private:
+  std::vector<NamedTensor> tensors_;
+  std::map<std::string, TensorView> views_;
+  std::shared_ptr<const Model> model_;
+};
+
+std::vector<int32_t> random_ids(size_t n, int32_t vocab, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> ids(n);
+  for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
+  return ids;
+}
+
+struct Feeding {
+  MemoryUpdate update;
+  ComputeDType dtype;
+};
+
+class FeedingTest : public ::testing::TestWithParam<Feeding> {};
+
+TEST_P(FeedingTest, TokenByTokenChunkedAndWholeAgree) {
+  const auto config = small_config(GetParam().update, 8);
+  RandomModel model(config, GetParam().dtype);
+  const auto ids = random_ids(45, static_cast<int32_t>(config.vocab_size), 11);
+
+  auto feed = [&](size_t chunk) {
+    SessionState state = model->new_session();
+    std::vector<float> logits;
+    for (size_t at = 0; at < ids.size(); at += chunk) {
+      const size_t n = std::min(chunk, ids.size() - at);
+      auto part = model->logits_all(state, std::span<const int32_t>(ids).subspan(at, n));
+      logits.insert(logits.end(), part.begin(), part.end());
+    }
+    return std::make_pair(logits, state.to_host());
+  };
+  const auto whole = feed(ids.size());
+  // bf16 products round differently when a segment is computed in pieces
+  // (different query-block boundaries), so the bf16 tolerance is looser.
+  const double tol = GetParam().dtype == ComputeDType::kF32 ? 1e-4 : 3e-2;
+  for (size_t chunk : {1, 2, 5, 8, 13}) {
+    const auto part = feed(chunk);
+    EXPECT_LT(relative_error(part.first, whole.first), tol) << "logits, chunk " << chunk;
+    EXPECT_LT(relative_error(part.second, whole.second), tol) << "state, chunk " << chunk;
+  }
+}
+
+TEST_P(FeedingTest, IngestThenLogitsEqualsLogitsAll) {
+  const auto config = small_config(GetParam().update, 8);
+  RandomModel model(config, GetParam().dtype);
+  const auto ids = random_ids(30, static_cast<int32_t>(config.vocab_size), 3);
+  SessionState a = model->new_session(), b = model->new_session();
+  auto all = model->logits_all(a, ids);
+  model->ingest(b, std::span<const int32_t>(ids).first(ids.size() - 1));
+  auto last = model->logits_last(b, std::span<const int32_t>(ids).last(1));
+  std::vector<float> expected(all.end() - static_cast<long>(config.vocab_size), all.end());
+  // Different product shapes round differently: equal to float tolerance, not bitwise.
+  const double tol = GetParam().dtype == ComputeDType::kF32 ? 1e-4 : 3e-2;
+  EXPECT_LT(relative_error(last, expected), tol);
+  EXPECT_LT(relative_error(a.to_host(), b.to_host()), tol);
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, FeedingTest,
+                         ::testing::Values(Feeding{MemoryUpdate::kLinear, ComputeDType::kF32},
+                                           Feeding{MemoryUpdate::kDelta, ComputeDType::kF32},
+                                           Feeding{MemoryUpdate::kDelta, ComputeDType::kBF16}));
+
+TEST(ModelTest, MemoryChangesTheOutput) {
+  // Delta and linear, and gate values, must give different logits once a
+  // segment has been folded: otherwise memory would not be read at all.
+  auto ids = random_ids(20, 61, 2);
+  RandomModel linear(small_config(MemoryUpdate::kLinear, 4), ComputeDType::kF32);
+  RandomModel delta(small_config(MemoryUpdate::kDelta, 4), ComputeDType::kF32);
+  SessionState a = linear->new_session(), b = delta->new_session();
+  auto la = linear->logits_all(a, ids), lb = delta->logits_all(b, ids);
+  const size_t first_segment = 4 * 61;
+  std::vector<float> head_a(la.begin(), la.begin() + first_segment);
+  std::vector<float> head_b(lb.begin(), lb.begin() + first_segment);
+  EXPECT_LT(relative_error(head_a, head_b), 1e-6) << "no memory yet: both rules agree";
+  EXPECT_GT(relative_error(la, lb), 1e-3) << "after a fold the rules must differ";
+}
+
+TEST(ModelTest, ForkLeavesOriginalByteIdentical) {
+  const auto config = small_config(MemoryUpdate::kDelta, 8);
+  RandomModel model(config, ComputeDType::kF32);
+  SessionState state = model->new_session();
+  model->ingest(state, random_ids(21, 61, 4));
+  const auto before = state.to_host();
+  SessionState fork = state.fork();
+  model->logits_all(fork, random_ids(40, 61, 9));  // fills and folds segments in the fork
+  EXPECT_EQ(state.to_host(), before);
+  EXPECT_NE(fork.to_host(), before);
+  EXPECT_EQ(state.tokens(), 21);
+  EXPECT_EQ(fork.tokens(), 61);
+}
+
+TEST(ModelTest, StateBytesAreFixedByShapesNotLength) {
+  ModelConfig c = small_config(MemoryUpdate::kDelta, 64);
+  c.hidden_size = 16;
+  c.num_heads = 2;
+  c.num_kv_heads = 1;
+  c.head_dim = 8;
+  c.intermediate_size = 16;
+  c.vocab_size = 32;
+  RandomModel model(c, ComputeDType::kBF16);
+  SessionState state = model->new_session();
+  const int64_t expected = c.memory_bytes() + 2 * c.num_layers * c.segment_size * c.kv_size() * 4;
+  EXPECT_EQ(state.state_bytes(), expected);
+  EXPECT_EQ(state.memory_bytes(), c.num_layers * c.num_kv_heads * c.head_dim * (c.head_dim + 1) * 4);
+  model->ingest(state, random_ids(1000, 32, 1));
+  const int64_t after_1k = state.state_bytes();
+  std::vector<int32_t> block = random_ids(4096, 32, 2);
+  while (state.tokens() < 1'000'000) {
+    const size_t n = std::min<size_t>(block.size(), 1'000'000 - static_cast<size_t>(state.tokens()));
+    model->ingest(state, std::span<const int32_t>(block).first(n));
+  }
+  EXPECT_EQ(state.tokens(), 1'000'000);
+  EXPECT_EQ(state.segments(), 1'000'000 / 64);
+  EXPECT_EQ(after_1k, expected);
+  EXPECT_EQ(state.state_bytes(), expected);
+  for (float v : state.to_host()) ASSERT_TRUE(std::isfinite(v)) << "memory overflowed";
+}
+
+TEST(ModelTest, TokenIdOutOfRangeIsRejectedAndStateUntouched) {
+  RandomModel model(small_config(MemoryUpdate::kLinear, 8), ComputeDType::kF32);
+  SessionState state = model->new_session();
+  model->ingest(state, random_ids(5, 61, 1));
+  const auto before = state.to_host();
+  for (int32_t bad : {61, -1, 1 << 30}) {
+    std::vector<int32_t> ids = {1, 2, bad, 3};
+    try {
+      model->ingest(state, ids);
+      FAIL() << "accepted id " << bad;
+    } catch (const EngineError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kOutOfRange);
+      EXPECT_NE(std::string(e.what()).find(std::to_string(bad)), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("index 2"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(state.to_host(), before);
+}
+
+TEST(ModelTest, LogitsOfNothingIsAnError) {
+  RandomModel model(small_config(MemoryUpdate::kLinear, 8), ComputeDType::kF32);
+  SessionState state = model->new_session();
+  EXPECT_THROW(model->logits_last(state, {}), EngineError);
+  model->ingest(state, {});  // nothing to read is not an error for ingest
+  EXPECT_EQ(state.tokens(), 0);
+}
+
+class CheckpointErrorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = small_config(MemoryUpdate::kDelta, 8);
+    tensors_ = random_weights(config_, 1, 0.1f, 0.0f, false);
+  }
+  void write(const std::vector<NamedTensor>& tensors) {
+    write_checkpoint(dir_.path(), config_, tensors, DType::kF32);
+  }
+  ErrorCode load_error(std::string* message = nullptr) {
+    try {
+      Model::load(dir_.path(), LoadOptions{});
+    } catch (const EngineError& e) {
+      if (message) *message = e.what();
+      return e.code();
+    }
+    ADD_FAILURE() << "load succeeded";
+    return ErrorCode::kInternal;
+  }
+  ModelConfig config_;
+  std::vector<NamedTensor> tensors_;
+  TempDir dir_;
+};
+
+TEST_F(CheckpointErrorTest, MissingDirectoryAndFiles) {
+  EXPECT_THROW(Model::load(dir_.file("nope"), LoadOptions{}), EngineError);
+  EXPECT_EQ(load_error(), ErrorCode::kNotFound);  // empty directory: no config.json
+  write(tensors_);
+  std::filesystem::remove(dir_.file("model.safetensors"));
+  std::string message;
+  EXPECT_EQ(load_error(&message), ErrorCode::kNotFound);
+  EXPECT_NE(message.find("model.safetensors"), std::string::npos) << message;
+}
+
+TEST_F(CheckpointErrorTest, MissingTensorIsNamed) {
+  auto tensors = tensors_;
+  std::erase_if(tensors, [](const NamedTensor& t) { return t.name == "model.layers.1.mlp.up_proj.weight"; });
+  write(tensors);
+  std::string message;
+  EXPECT_EQ(load_error(&message), ErrorCode::kNotFound);
+  EXPECT_NE(message.find("model.layers.1.mlp.up_proj.weight"), std::string::npos) << message;
+}
+
+TEST_F(CheckpointErrorTest, WrongShapeIsNamed) {
+  auto tensors = tensors_;
+  for (auto& t : tensors) {
+    if (t.name == "model.layers.0.self_attn.k_proj.weight") {
+      t.shape = {config_.kv_size() / 2, config_.hidden_size * 2};
+    }
+  }
+  write(tensors);
+  std::string message;
+  EXPECT_EQ(load_error(&message), ErrorCode::kCorruptData);
+  EXPECT_NE(message.find("k_proj"), std::string::npos) << message;
+}
+
+TEST_F(CheckpointErrorTest, TruncatedWeightsFile) {
+  write(tensors_);
+  std::filesystem::resize_file(dir_.file("model.safetensors"),
+                               std::filesystem::file_size(dir_.file("model.safetensors")) / 2);
+  EXPECT_EQ(load_error(), ErrorCode::kCorruptData);
+}
+
+TEST_F(CheckpointErrorTest, PlainLlamaNeedsAGateValue) {
+  auto tensors = tensors_;
+  std::erase_if(tensors, [](const NamedTensor& t) { return t.name.ends_with("memory_gate"); });
+  write(tensors);
+  std::string message;
+  EXPECT_EQ(load_error(&message), ErrorCode::kNotFound);
+  EXPECT_NE(message.find("--gate"), std::string::npos) << message;
+  LoadOptions options;
+  options.gate = 0.25f;
+  auto model = Model::load(dir_.path(), options);
+  SessionState s = model->new_session();
+  EXPECT_EQ(model->logits_last(s, std::vector<int32_t>{1, 2, 3}).size(), 61u);
+  options.gate = 1.5f;
+  EXPECT_THROW(Model::load(dir_.path(), options), EngineError);
+}
+
+}  // namespace
+}  // namespace infini

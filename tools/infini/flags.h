@@ -1,0 +1,32 @@
+// A small --name value / --switch parser for the `infini` subcommands.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace infini::tool {
+
+class Flags {
+ public:
+  // `switches` are flags without a value. Throws std::invalid_argument for a
+  // malformed command line.
+  Flags(const std::vector<std::string>& args, const std::set<std::string>& switches);
+
+  bool has(const std::string& name) const;
+  std::string str(const std::string& name, const std::string& fallback) const;
+  std::string required(const std::string& name) const;
+  int64_t integer(const std::string& name, int64_t fallback) const;
+  double number(const std::string& name, double fallback) const;
+  std::optional<std::string> optional(const std::string& name) const;
+  // Throws if any flag was given that is not in `known`.
+  void allow_only(const std::set<std::string>& known) const;
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+}  // namespace infini::tool

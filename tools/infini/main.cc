@@ -1,0 +1,69 @@
+// infini: the engine's command-line tool (logits, make-model, run, bench).
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "engine/error.h"
+#include "tools/infini/commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: infini <command> [flags]
+
+commands:
+  run         stream a document through the compressive memory, then answer or summarise
+              --model DIR --doc FILE (--question TEXT | --summarize) [--max-tokens N]
+              [--temperature T --top-k K --top-p P --seed S] [--dtype bf16|f32]
+              [--chunk-bytes N] [--gate G] [--no-progress]
+  logits      write float32 logits [tokens x vocab] for a file of token ids
+              --model DIR --ids-file FILE --out FILE [--chunk N] [--dtype f32|bf16]
+  make-model  write a random checkpoint (config.json + model.safetensors)
+              --out DIR --seed N [--vocab V --hidden H --layers L --heads A --kv-heads K
+              --head-dim D --intermediate I --segment S --update linear|delta
+              --dtype f32|bf16|f16 --tied --bias --init-std X --gate-logit B
+              --tokenizer FILE]
+  bench       ingest and decode throughput against the measured oneDNN bf16 GEMM peak
+              (--model DIR | --shape smollm2-135m|llama-1b|tiny) --tokens N
+              [--decode-tokens N] [--dtype bf16|f32] [--chunk N]
+
+Run `infini <command> --help` for the same text.)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::puts(kUsage);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::puts(kUsage);
+      return 0;
+    }
+  }
+  try {
+    if (command == "logits") return infini::tool::logits_command(args);
+    if (command == "make-model") return infini::tool::make_model_command(args);
+    if (command == "run") return infini::tool::run_command(args);
+    if (command == "bench") return infini::tool::bench_command(args);
+    std::fprintf(stderr, "infini: unknown command '%s'\n%s\n", command.c_str(), kUsage);
+    return 2;
+  } catch (const infini::EngineError& e) {
+    std::fprintf(stderr, "infini %s: error (%s): %s\n", command.c_str(),
+                 infini::error_code_name(e.code()), e.what());
+    return 1;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "infini %s: %s (see infini --help)\n", command.c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "infini %s: error: %s\n", command.c_str(), e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,585 @@
+"""Plain PyTorch reference of the Infini-attention Llama model.
+
+This module is the executable form of the design page infini-attention.md:
+the golden vectors in tests/data/golden/ come from it, and the training recipe
+imports it. It favours being easy to check against the design page over speed.
+
+Layout of the model (parameter names are the Hugging Face Llama names, so
+`model.state_dict()` maps 1:1 onto `model.safetensors`):
+
+    model.embed_tokens.weight
+    model.layers.{i}.input_layernorm.weight
+    model.layers.{i}.self_attn.{q,k,v,o}_proj.weight  (+ .bias when present)
+    model.layers.{i}.self_attn.memory_gate            [H]
+    model.layers.{i}.post_attention_layernorm.weight
+    model.layers.{i}.mlp.{gate,up,down}_proj.weight   (+ .bias when present)
+    model.norm.weight
+    lm_head.weight                                    (absent when tied)
+
+The forward pass takes token ids [B, T] and an `InfiniState` and returns
+(logits [B, T, vocab], new state). The state is never modified in place, so a
+state can be reused (forked) and gradients flow through the memory across
+segments. Feeding a stream in any chunking gives the same logits and memory.
+
+Needs only torch (and numpy, which Debian's torch depends on): safetensors
+files are read and written here with struct + json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import struct
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+# ----------------------------------------------------------------------------
+# config.json
+
+
+@dataclasses.dataclass
+class InfiniConfig:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    rms_norm_eps: float
+    rope_theta: float
+    tie_word_embeddings: bool
+    segment_size: int
+    memory_update: str  # "linear" or "delta"
+
+    @property
+    def heads_per_kv(self) -> int:
+        return self.num_attention_heads // self.num_key_value_heads
+
+    @property
+    def q_size(self) -> int:
+        return self.num_attention_heads * self.head_dim
+
+    @property
+    def kv_size(self) -> int:
+        return self.num_key_value_heads * self.head_dim
+
+    def memory_floats(self) -> int:
+        """Floats of compressive memory (M and z) for a whole session."""
+        d = self.head_dim
+        return self.num_hidden_layers * self.num_key_value_heads * d * (d + 1)
+
+    def validate(self) -> None:
+        def positive(name):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"config: {name} must be positive, got {getattr(self, name)}")
+
+        for name in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                     "num_attention_heads", "num_key_value_heads", "head_dim", "segment_size"):
+            positive(name)
+        if self.num_attention_heads % self.num_key_value_heads != 0:
+            raise ValueError("config: num_attention_heads must be a multiple of num_key_value_heads")
+        if self.head_dim % 2 != 0:
+            raise ValueError("config: head_dim must be even (RoPE pairs i and i + d/2)")
+        if self.memory_update not in ("linear", "delta"):
+            raise ValueError(f"config: memory_update must be 'linear' or 'delta', got {self.memory_update!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "InfiniConfig":
+        heads = int(d["num_attention_heads"])
+        head_dim = d.get("head_dim")
+        if head_dim is None:
+            if int(d["hidden_size"]) % heads != 0:
+                raise ValueError("config: hidden_size not divisible by num_attention_heads and no head_dim")
+            head_dim = int(d["hidden_size"]) // heads
+        kv_heads = d.get("num_key_value_heads")
+        config = cls(
+            vocab_size=int(d["vocab_size"]),
+            hidden_size=int(d["hidden_size"]),
+            intermediate_size=int(d["intermediate_size"]),
+            num_hidden_layers=int(d["num_hidden_layers"]),
+            num_attention_heads=heads,
+            num_key_value_heads=heads if kv_heads is None else int(kv_heads),
+            head_dim=int(head_dim),
+            rms_norm_eps=float(d.get("rms_norm_eps", 1e-6)),
+            rope_theta=float(d.get("rope_theta", 10000.0)),
+            tie_word_embeddings=bool(d.get("tie_word_embeddings", False)),
+            segment_size=int(d["segment_size"]),
+            memory_update=str(d.get("memory_update", "linear")),
+        )
+        config.validate()
+        return config
+
+    def to_dict(self) -> dict:
+        """The config.json contents (Llama keys plus segment_size, memory_update)."""
+        return {
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_hidden_layers": self.num_hidden_layers,
+            "num_attention_heads": self.num_attention_heads,
+            "num_key_value_heads": self.num_key_value_heads,
+            "head_dim": self.head_dim,
+            "rms_norm_eps": self.rms_norm_eps,
+            "rope_theta": self.rope_theta,
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "segment_size": self.segment_size,
+            "memory_update": self.memory_update,
+        }
+
+
+def load_config(directory: str) -> InfiniConfig:
+    with open(os.path.join(directory, "config.json"), "r", encoding="utf-8") as f:
+        return InfiniConfig.from_dict(json.load(f))
+
+
+def write_config(directory: str, config: InfiniConfig) -> None:
+    with open(os.path.join(directory, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(config.to_dict(), f, indent=2)
+        f.write("\n")
+
+
+# ----------------------------------------------------------------------------
+# safetensors, by hand: u64 LE header length, JSON header, data section.
+
+_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "F64": torch.float64}
+_DTYPE_NAMES = {v: k for k, v in _DTYPES.items()}
+# Same-sized integer views used to get at the raw bytes (numpy has no bf16).
+_BIT_VIEWS = {torch.float32: (torch.int32, "<i4"), torch.float64: (torch.int64, "<i8"),
+              torch.bfloat16: (torch.int16, "<i2"), torch.float16: (torch.int16, "<i2")}
+
+
+def read_safetensors(path: str) -> Dict[str, Tensor]:
+    """Returns every tensor of the file, in the dtype it is stored in."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    if len(blob) < 8:
+        raise ValueError(f"{path}: too short for a safetensors file")
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    if 8 + header_len > len(blob):
+        raise ValueError(f"{path}: header length {header_len} past the end of the file")
+    header = json.loads(blob[8:8 + header_len].decode("utf-8"))
+    data = blob[8 + header_len:]
+    tensors = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = _DTYPES.get(info["dtype"])
+        if dtype is None:
+            raise ValueError(f"{path}: tensor {name} has unsupported dtype {info['dtype']}")
+        begin, end = info["data_offsets"]
+        shape = [int(s) for s in info["shape"]]
+        int_dtype, np_code = _BIT_VIEWS[dtype]
+        itemsize = np.dtype(np_code).itemsize
+        if end - begin != math.prod(shape) * itemsize or end > len(data):
+            raise ValueError(f"{path}: tensor {name} byte range {begin}..{end} does not fit {shape}")
+        bits = np.frombuffer(data[begin:end], dtype=np_code).astype(np_code[1:])  # to native order
+        tensors[name] = torch.from_numpy(bits.copy()).view(dtype).reshape(shape)
+    return tensors
+
+
+def write_safetensors(path: str, tensors: Dict[str, Tensor], dtype: torch.dtype,
+                      metadata: Optional[Dict[str, str]] = None) -> None:
+    """Writes `tensors` converted to `dtype` (rounded to nearest even), names sorted.
+
+    The header is padded with spaces to a multiple of 8 bytes so the data is
+    aligned for mmap (as the safetensors library does); the output depends
+    only on the inputs, so files are byte-identical from run to run.
+    """
+    if dtype not in _DTYPE_NAMES:
+        raise ValueError(f"unsupported dtype {dtype}")
+    int_dtype, np_code = _BIT_VIEWS[dtype]
+    header: dict = {"__metadata__": dict(metadata or {"format": "pt"})}
+    chunks = []
+    offset = 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu", dtype).contiguous()
+        raw = t.view(int_dtype).numpy().astype(np_code).tobytes()
+        header[name] = {"dtype": _DTYPE_NAMES[dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    header_bytes = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    header_bytes += b" " * (-len(header_bytes) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header_bytes)))
+        f.write(header_bytes)
+        for raw in chunks:
+            f.write(raw)
+
+
+# ----------------------------------------------------------------------------
+# Building blocks
+
+
+def sigma(x: Tensor) -> Tensor:
+    """The memory feature map: ELU(x) + 1 (positive everywhere)."""
+    return F.elu(x) + 1.0
+
+
+def safe_divide(numerator: Tensor, denominator: Tensor) -> Tensor:
+    """numerator / denominator, and 0 where the denominator is 0.
+
+    The denominator is 0 only while nothing has been written to memory (z = 0,
+    hence M = 0 too). Dividing by 1 there instead keeps gradients finite.
+    """
+    empty = denominator == 0
+    safe = torch.where(empty, torch.ones_like(denominator), denominator)
+    return torch.where(empty, torch.zeros_like(numerator), numerator / safe)
+
+
+def rotate_half(x: Tensor) -> Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rope(x: Tensor, positions: Tensor, theta: float) -> Tensor:
+    """HF Llama rotary encoding of x [..., n, d] at `positions` [n].
+
+    Angles are computed in float64 whatever x's dtype, then cast.
+    """
+    d = x.shape[-1]
+    inv_freq = theta ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # theta^(-2i/d)
+    angles = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # [n, d/2]
+    angles = torch.cat((angles, angles), dim=-1)  # pairs (i, i + d/2)
+    cos = angles.cos().to(x.dtype)
+    sin = angles.sin().to(x.dtype)
+    return x * cos + rotate_half(x) * sin
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, size: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(size))
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        # fp32 or higher: float64 stays float64, bf16/f16 go through float32.
+        compute = torch.promote_types(x.dtype, torch.float32)
+        xc = x.to(compute)
+        normed = xc * torch.rsqrt(xc.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (normed * self.weight.to(compute)).to(x.dtype)
+
+
+class MLP(nn.Module):
+    def __init__(self, config: InfiniConfig, biases: Iterable[str]):
+        super().__init__()
+        h, i = config.hidden_size, config.intermediate_size
+        self.gate_proj = nn.Linear(h, i, bias="gate_proj" in biases)
+        self.up_proj = nn.Linear(h, i, bias="up_proj" in biases)
+        self.down_proj = nn.Linear(i, h, bias="down_proj" in biases)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+# ----------------------------------------------------------------------------
+# Session state
+
+
+@dataclasses.dataclass
+class LayerState:
+    memory: Tensor  # M  [B, Hkv, d, d]; M[b, g, i, j]: i = key feature, j = value feature
+    norm: Tensor    # z  [B, Hkv, d]
+    keys: Tensor    # keys of the current partial segment, before RoPE [B, Hkv, offset, d]
+    values: Tensor  # values of the current partial segment [B, Hkv, offset, d]
+
+
+@dataclasses.dataclass
+class InfiniState:
+    layers: List[LayerState]
+    offset: int = 0    # tokens already in the current segment, 0 .. S-1
+    position: int = 0  # tokens read so far
+
+    def clone(self) -> "InfiniState":
+        """A fork: the copy can be continued without touching this state."""
+        layers = [LayerState(*(t.clone() for t in dataclasses.astuple(s))) for s in self.layers]
+        return InfiniState(layers, self.offset, self.position)
+
+    def detach(self) -> "InfiniState":
+        """Cuts the autograd history (truncated backpropagation through time)."""
+        layers = [LayerState(*(t.detach() for t in dataclasses.astuple(s))) for s in self.layers]
+        return InfiniState(layers, self.offset, self.position)
+
+    def memory_numel(self) -> int:
+        """Floats of M and z, per batch element: independent of the length read."""
+        return sum((s.memory[0].numel() + s.norm[0].numel()) for s in self.layers)
+
+    def window_tokens(self) -> int:
+        return self.offset
+
+
+# ----------------------------------------------------------------------------
+# Infini-attention
+
+
+class InfiniAttention(nn.Module):
+    def __init__(self, config: InfiniConfig, biases: Iterable[str]):
+        super().__init__()
+        self.config = config
+        h, d = config.hidden_size, config.head_dim
+        self.num_heads = config.num_attention_heads
+        self.num_kv_heads = config.num_key_value_heads
+        self.head_dim = d
+        self.q_proj = nn.Linear(h, config.q_size, bias="q_proj" in biases)
+        self.k_proj = nn.Linear(h, config.kv_size, bias="k_proj" in biases)
+        self.v_proj = nn.Linear(h, config.kv_size, bias="v_proj" in biases)
+        self.o_proj = nn.Linear(config.q_size, h, bias="o_proj" in biases)
+        self.memory_gate = nn.Parameter(torch.zeros(self.num_heads))  # beta_h, one per query head
+
+    def empty_state(self, batch: int, dtype: torch.dtype, device) -> LayerState:
+        g, d = self.num_kv_heads, self.head_dim
+        memory_dtype = torch.promote_types(dtype, torch.float32)  # M, z are fp32 or higher
+        return LayerState(
+            memory=torch.zeros(batch, g, d, d, dtype=memory_dtype, device=device),
+            norm=torch.zeros(batch, g, d, dtype=memory_dtype, device=device),
+            keys=torch.zeros(batch, g, 0, d, dtype=dtype, device=device),
+            values=torch.zeros(batch, g, 0, d, dtype=dtype, device=device),
+        )
+
+    def _per_query_head(self, t: Tensor) -> Tensor:
+        """[B, Hkv, ...] -> [B, H, ...]: query head h reads kv head h // (H / Hkv)."""
+        return t.repeat_interleave(self.num_heads // self.num_kv_heads, dim=1)
+
+    def _local_attention(self, q: Tensor, keys: Tensor, values: Tensor, offset: int) -> Tensor:
+        """Causal dot-product attention inside the segment, RoPE on in-segment offsets.
+
+        q [B, H, n, d] are the queries at offsets offset .. offset+n-1; keys and
+        values [B, Hkv, offset+n, d] are the segment's tokens up to the last query.
+        """
+        n, total = q.shape[2], keys.shape[2]
+        theta = self.config.rope_theta
+        q_pos = torch.arange(offset, offset + n, device=q.device)
+        k_pos = torch.arange(0, total, device=q.device)
+        q_rot = apply_rope(q, q_pos, theta)
+        k_rot = self._per_query_head(apply_rope(keys, k_pos, theta))
+        v = self._per_query_head(values)
+        scores = q_rot @ k_rot.transpose(-1, -2) / math.sqrt(self.head_dim)  # [B, H, n, total]
+        future = k_pos[None, :] > q_pos[:, None]
+        scores = scores.masked_fill(future, float("-inf"))
+        return torch.softmax(scores, dim=-1) @ v
+
+    def _memory_retrieval(self, q: Tensor, memory: Tensor, norm: Tensor) -> Tensor:
+        """A_mem = sigma(q) M / (sigma(q) z), q without RoPE; 0 while z = 0."""
+        sq = sigma(q.to(memory.dtype))
+        numerator = sq @ self._per_query_head(memory)                      # [B, H, n, d]
+        denominator = sq @ self._per_query_head(norm).unsqueeze(-1)        # [B, H, n, 1]
+        return safe_divide(numerator, denominator).to(q.dtype)
+
+    def _memory_update(self, memory: Tensor, norm: Tensor, keys: Tensor,
+                       values: Tensor) -> Tuple[Tensor, Tensor]:
+        """Writes one complete segment (keys, values [B, Hkv, S, d], no RoPE)."""
+        sk = sigma(keys.to(memory.dtype))
+        v = values.to(memory.dtype)
+        if self.config.memory_update == "delta":
+            # What memory already returns for each key, with M, z before the update.
+            retrieved = safe_divide(sk @ memory, sk @ norm.unsqueeze(-1))
+            v = v - retrieved
+        memory = memory + sk.transpose(-1, -2) @ v
+        norm = norm + sk.sum(dim=-2)
+        return memory, norm
+
+    def forward(self, x: Tensor, state: LayerState, offset: int) -> Tuple[Tensor, LayerState]:
+        """x [B, T, hidden] normalised input; `offset` tokens of the current segment
+        are already in `state`. Returns the attention output and the new state."""
+        b, t, _ = x.shape
+        S = self.config.segment_size
+        d = self.head_dim
+        q = self.q_proj(x).view(b, t, self.num_heads, d).transpose(1, 2)      # [B, H, T, d]
+        k = self.k_proj(x).view(b, t, self.num_kv_heads, d).transpose(1, 2)   # [B, Hkv, T, d]
+        v = self.v_proj(x).view(b, t, self.num_kv_heads, d).transpose(1, 2)
+        gate = torch.sigmoid(self.memory_gate).view(1, self.num_heads, 1, 1).to(x.dtype)
+
+        memory, norm, seg_keys, seg_values = state.memory, state.norm, state.keys, state.values
+        outputs = []
+        start = 0
+        while start < t:
+            # The next piece stays inside one segment.
+            n = min(S - offset, t - start)
+            q_piece = q[:, :, start:start + n]
+            seg_keys = torch.cat((seg_keys, k[:, :, start:start + n]), dim=2)
+            seg_values = torch.cat((seg_values, v[:, :, start:start + n]), dim=2)
+
+            a_dot = self._local_attention(q_piece, seg_keys, seg_values, offset)
+            a_mem = self._memory_retrieval(q_piece, memory, norm)  # memory of earlier segments only
+            outputs.append(gate * a_mem + (1 - gate) * a_dot)
+
+            offset += n
+            start += n
+            if offset == S:  # segment complete: write it, start a new window
+                memory, norm = self._memory_update(memory, norm, seg_keys, seg_values)
+                seg_keys = seg_keys[:, :, :0]
+                seg_values = seg_values[:, :, :0]
+                offset = 0
+
+        attended = torch.cat(outputs, dim=2).transpose(1, 2).reshape(b, t, self.num_heads * d)
+        return self.o_proj(attended), LayerState(memory, norm, seg_keys, seg_values)
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config: InfiniConfig, biases: Iterable[str]):
+        super().__init__()
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.self_attn = InfiniAttention(config, biases)
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.mlp = MLP(config, biases)
+
+    def forward(self, x: Tensor, state: LayerState, offset: int) -> Tuple[Tensor, LayerState]:
+        attended, state = self.self_attn(self.input_layernorm(x), state, offset)
+        h = x + attended
+        return h + self.mlp(self.post_attention_layernorm(h)), state
+
+
+class InfiniModel(nn.Module):
+    """The `model.` part: embeddings, layers, final norm."""
+
+    def __init__(self, config: InfiniConfig, biases: Iterable[str]):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(config, biases) for _ in range(config.num_hidden_layers))
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+
+
+class InfiniForCausalLM(nn.Module):
+    def __init__(self, config: InfiniConfig, biases: Iterable[str] = ()):
+        """`biases`: short names of the linears that carry a bias, e.g.
+        {"q_proj", "k_proj", "v_proj"} for Qwen2; "lm_head" allowed too."""
+        super().__init__()
+        biases = frozenset(biases)
+        unknown = biases - set(LINEAR_NAMES) - {"lm_head"}
+        if unknown:
+            raise ValueError(f"unknown linear names for biases: {sorted(unknown)}")
+        self.config = config
+        self.biases = biases
+        self.model = InfiniModel(config, biases)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias="lm_head" in biases)
+        if config.tie_word_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
+
+    def new_state(self, batch: int = 1) -> InfiniState:
+        p = self.model.embed_tokens.weight
+        return InfiniState([layer.self_attn.empty_state(batch, p.dtype, p.device)
+                            for layer in self.model.layers])
+
+    def forward(self, input_ids: Tensor, state: Optional[InfiniState] = None
+                ) -> Tuple[Tensor, InfiniState]:
+        """input_ids [B, T] (or [T]) -> logits [B, T, vocab] (or [T, vocab]), new state.
+
+        All batch elements share the stream position. `state` is not modified.
+        """
+        squeeze = input_ids.dim() == 1
+        if squeeze:
+            input_ids = input_ids.unsqueeze(0)
+        if state is None:
+            state = self.new_state(input_ids.shape[0])
+        x = self.model.embed_tokens(input_ids)
+        new_layers = []
+        for layer, layer_state in zip(self.model.layers, state.layers):
+            x, layer_state = layer(x, layer_state, state.offset)
+            new_layers.append(layer_state)
+        logits = self.lm_head(self.model.norm(x))
+        t = input_ids.shape[1]
+        new_state = InfiniState(new_layers, (state.offset + t) % self.config.segment_size,
+                                state.position + t)
+        return (logits.squeeze(0) if squeeze else logits), new_state
+
+    def checkpoint_tensors(self) -> Dict[str, Tensor]:
+        """state_dict without lm_head.weight when tied: what model.safetensors holds."""
+        tensors = dict(self.state_dict())
+        if self.config.tie_word_embeddings:
+            tensors.pop("lm_head.weight", None)
+        return tensors
+
+
+# ----------------------------------------------------------------------------
+# Checkpoints
+
+
+def load_checkpoint(directory: str, dtype: torch.dtype = torch.float64,
+                    gate_logit: Optional[float] = None) -> InfiniForCausalLM:
+    """Loads config.json + model.safetensors, weights upcast/cast to `dtype`.
+
+    A plain Llama checkpoint has no memory_gate tensors: pass `gate_logit` to
+    give every head that (untrained) gate logit, otherwise that is an error.
+    """
+    config = load_config(directory)
+    tensors = read_safetensors(os.path.join(directory, "model.safetensors"))
+    biases = {name.split(".")[-2] for name in tensors if name.endswith(".bias")}
+    model = InfiniForCausalLM(config, biases)
+    for i in range(config.num_hidden_layers):
+        name = f"model.layers.{i}.self_attn.memory_gate"
+        if name not in tensors:
+            if gate_logit is None:
+                raise ValueError(f"{directory}: no {name}; pass gate_logit for a plain Llama checkpoint")
+            tensors[name] = torch.full((config.num_attention_heads,), float(gate_logit))
+    if config.tie_word_embeddings:
+        tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"]
+    expected = set(model.state_dict())
+    missing, unexpected = expected - set(tensors), set(tensors) - expected
+    if missing or unexpected:
+        raise ValueError(f"{directory}: missing tensors {sorted(missing)}, unexpected {sorted(unexpected)}")
+    with torch.no_grad():
+        for name, param in model.state_dict().items():
+            if tuple(tensors[name].shape) != tuple(param.shape):
+                raise ValueError(f"{directory}: {name} has shape {list(tensors[name].shape)}, "
+                                 f"config says {list(param.shape)}")
+            param.copy_(tensors[name].to(torch.float64))
+    return model.to(dtype)
+
+
+def save_checkpoint(directory: str, model: InfiniForCausalLM, config: Optional[InfiniConfig] = None,
+                    weight_dtype: torch.dtype = torch.float32) -> None:
+    """Writes config.json and model.safetensors (weights in `weight_dtype`)."""
+    config = config or model.config
+    os.makedirs(directory, exist_ok=True)
+    write_config(directory, config)
+    write_safetensors(os.path.join(directory, "model.safetensors"), model.checkpoint_tensors(),
+                      weight_dtype)
+
+
+def random_model(config: InfiniConfig, seed: int, init_std: float = 0.1, embed_std: float = 1.0,
+                 weight_dtype: torch.dtype = torch.float32, biases: Iterable[str] = (),
+                 gate_std: float = 1.0, norm_std: float = 0.1,
+                 dtype: torch.dtype = torch.float64) -> InfiniForCausalLM:
+    """Random weights, reproducible from `seed`.
+
+    Embeddings normal(0, embed_std); linear weights and biases normal(0, init_std);
+    norm weights 1 + normal(0, norm_std); memory_gate normal(0, gate_std) so the
+    gate differs per head. Every value is rounded to `weight_dtype`, so the model
+    equals what save_checkpoint(..., weight_dtype) writes; returned in `dtype`.
+    """
+    model = InfiniForCausalLM(config, biases).to(torch.float64)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():  # tied lm_head appears once
+            values = torch.randn(param.shape, generator=generator, dtype=torch.float64)
+            if name.endswith("layernorm.weight") or name == "model.norm.weight":
+                values = 1.0 + norm_std * values
+            elif name.endswith("memory_gate"):
+                values = gate_std * values
+            elif name == "model.embed_tokens.weight":
+                values = embed_std * values
+            else:
+                values = init_std * values
+            param.copy_(values.to(weight_dtype).to(torch.float64))
+    return model.to(dtype)
+
+
+def memory_tensor(state: InfiniState, batch_index: int = 0) -> Tensor:
+    """Flat memory of one stream: per layer M [Hkv, d, d] then z [Hkv, d]."""
+    parts = []
+    for layer in state.layers:
+        parts.append(layer.memory[batch_index].reshape(-1))
+        parts.append(layer.norm[batch_index].reshape(-1))
+    return torch.cat(parts)
