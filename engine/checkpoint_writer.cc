@@ -85,8 +85,7 @@ void encode(const float* values, size_t count, DType dtype, std::vector<char>* o
 void write_or_throw(std::ofstream& out, const char* bytes, size_t size, const std::string& path) {
   out.write(bytes, static_cast<std::streamsize>(size));
   if (!out) {
-    throw EngineError(ErrorCode::kInternal,
-                      path + ": write failed: " + std::strerror(errno));
+    throw EngineError(ErrorCode::kInternal, path + ": write failed: " + std::strerror(errno));
   }
 }
 
@@ -108,9 +107,9 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
     }
     for (int64_t dim : tensor.shape) {
       if (dim < 0) {
-        throw EngineError(ErrorCode::kInvalidArgument,
-                          path + ": tensor \"" + tensor.name + "\" has negative shape " +
-                              shape_text(tensor.shape));
+        throw EngineError(ErrorCode::kInvalidArgument, path + ": tensor \"" + tensor.name +
+                                                           "\" has negative shape " +
+                                                           shape_text(tensor.shape));
       }
     }
     const int64_t numel = element_count(tensor.shape);
@@ -118,8 +117,7 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
       throw EngineError(ErrorCode::kInvalidArgument,
                         path + ": tensor \"" + tensor.name + "\" has shape " +
                             shape_text(tensor.shape) + " (" + std::to_string(numel) +
-                            " elements) but " + std::to_string(tensor.values.size()) +
-                            " values");
+                            " elements) but " + std::to_string(tensor.values.size()) + " values");
     }
     const uint64_t bytes = static_cast<uint64_t>(numel) * dtype_size(dtype);
     header[tensor.name] = {{"dtype", dtype_name(dtype)},
@@ -160,8 +158,8 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
   }
 }
 
-std::vector<NamedTensor> random_weights(const ModelConfig& config, uint64_t seed,
-                                        float init_std, float gate_logit, bool with_bias) {
+std::vector<NamedTensor> random_weights(const ModelConfig& config, uint64_t seed, float init_std,
+                                        float gate_logit, bool with_bias) {
   config.validate("random_weights");
   if (!(init_std >= 0.0f) || !std::isfinite(init_std)) {
     throw EngineError(ErrorCode::kInvalidArgument,

@@ -79,7 +79,7 @@ GenerationResult generate(const Model& model, const Tokenizer& tokenizer, Sessio
   while (true) {
     const int32_t id = sampler.next(logits);
     if (generated.empty()) result.first_token_seconds = seconds();
-    if (id == tokenizer.eos_id()) {
+    if (id == tokenizer.eos_id() && !request.ignore_eos) {
       result.finish = FinishReason::kEndOfText;
       break;
     }

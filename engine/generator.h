@@ -25,6 +25,7 @@ struct GenerationRequest {
   SamplingParams sampling;
   int32_t max_tokens = 64;
   std::vector<std::string> stop;
+  bool ignore_eos = false;  // keep going past end-of-text (benchmarks, tests)
 };
 
 struct GenerationResult {

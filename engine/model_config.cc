@@ -47,8 +47,8 @@ int64_t read_int(const json& value, const std::string& origin, const std::string
   if (value.is_number_unsigned()) {
     uint64_t v = value.get<uint64_t>();
     if (v > static_cast<uint64_t>(kMaxDimension)) {
-      fail_key(origin, key, "is " + value.dump() + ", must be at most " +
-                                std::to_string(kMaxDimension));
+      fail_key(origin, key,
+               "is " + value.dump() + ", must be at most " + std::to_string(kMaxDimension));
     }
     return static_cast<int64_t>(v);
   }
@@ -70,8 +70,8 @@ double read_number(const json& value, const std::string& origin, const std::stri
 void check_positive(int64_t value, const std::string& origin, const std::string& key) {
   if (value <= 0) fail_key(origin, key, "must be positive, got " + std::to_string(value));
   if (value > kMaxDimension) {
-    fail_key(origin, key, "is " + std::to_string(value) + ", must be at most " +
-                              std::to_string(kMaxDimension));
+    fail_key(origin, key,
+             "is " + std::to_string(value) + ", must be at most " + std::to_string(kMaxDimension));
   }
 }
 
@@ -96,7 +96,8 @@ const char* memory_update_name(MemoryUpdate update) {
 }
 
 int64_t ModelConfig::memory_bytes() const {
-  return num_layers * num_kv_heads * head_dim * (head_dim + 1) * static_cast<int64_t>(sizeof(float));
+  return num_layers * num_kv_heads * head_dim * (head_dim + 1) *
+         static_cast<int64_t>(sizeof(float));
 }
 
 int64_t ModelConfig::kv_cache_bytes(int64_t tokens, int64_t bytes_per_element) const {
@@ -114,8 +115,8 @@ void ModelConfig::validate(const std::string& origin) const {
   check_positive(segment_size, origin, "segment_size");
   if (num_heads % num_kv_heads != 0) {
     fail_key(origin, "num_attention_heads",
-             "(" + std::to_string(num_heads) +
-                 ") is not divisible by num_key_value_heads (" + std::to_string(num_kv_heads) +
+             "(" + std::to_string(num_heads) + ") is not divisible by num_key_value_heads (" +
+                 std::to_string(num_kv_heads) +
                  "): grouped-query attention needs a whole number of query heads per kv head");
   }
   if (head_dim % 2 != 0) {
@@ -155,6 +156,15 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
   config.segment_size = required_int(root, origin, "segment_size");
   check_positive(config.segment_size, origin, "segment_size");
 
+  // RoPE scaling (Llama 3.1 and others) changes every position's angles; the
+  // engine implements plain RoPE only, so such a checkpoint must not load
+  // and silently compute something else.
+  if (const json* v = find_key(root, "rope_scaling")) {
+    fail(ErrorCode::kUnsupported, origin,
+         "config key \"rope_scaling\" (" + v->dump() +
+             ") is not supported: the engine implements plain RoPE");
+  }
+
   if (const json* v = find_key(root, "num_key_value_heads")) {
     config.num_kv_heads = read_int(*v, origin, "num_key_value_heads");
     check_positive(config.num_kv_heads, origin, "num_key_value_heads");
@@ -176,8 +186,7 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
     if (config.head_dim % 2 != 0) {
       fail_key(origin, "head_dim",
                "is missing and hidden_size / num_attention_heads = " +
-                   std::to_string(config.head_dim) +
-                   " is odd; RoPE needs an even head dimension");
+                   std::to_string(config.head_dim) + " is odd; RoPE needs an even head dimension");
     }
   }
 
@@ -203,8 +212,7 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
     } else if (name == "delta") {
       config.memory_update = MemoryUpdate::kDelta;
     } else {
-      fail_key(origin, "memory_update",
-               "is \"" + name + "\", must be \"linear\" or \"delta\"");
+      fail_key(origin, "memory_update", "is \"" + name + "\", must be \"linear\" or \"delta\"");
     }
   }
 

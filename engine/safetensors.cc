@@ -32,9 +32,8 @@ constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 // Known safetensors dtypes this build does not load: an error naming them is
 // kUnsupported (a valid file we cannot use), anything else is kCorruptData.
 constexpr std::string_view kKnownUnsupportedDTypes[] = {
-    "F64",  "I64",  "U64",      "I32",      "U32",      "I16",      "U16",      "I8",
-    "U8",   "BOOL", "F8_E4M3",  "F8_E5M2",  "F8_E8M0",  "F6_E2M3",  "F6_E3M2",  "F4",
-    "C64"};
+    "F64",  "I64",     "U64",     "I32",     "U32",     "I16",     "U16", "I8", "U8",
+    "BOOL", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",  "C64"};
 
 [[noreturn]] void corrupt(const std::string& path, const std::string& what) {
   throw EngineError(ErrorCode::kCorruptData, path + ": " + what);
@@ -234,9 +233,9 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     const std::string dtype_text = dtype_it->get<std::string>();
     TensorView view;
     if (!parse_dtype(dtype_text, &view.dtype)) {
-      const bool known = std::find(std::begin(kKnownUnsupportedDTypes),
-                                   std::end(kKnownUnsupportedDTypes),
-                                   dtype_text) != std::end(kKnownUnsupportedDTypes);
+      const bool known =
+          std::find(std::begin(kKnownUnsupportedDTypes), std::end(kKnownUnsupportedDTypes),
+                    dtype_text) != std::end(kKnownUnsupportedDTypes);
       if (known) {
         throw EngineError(ErrorCode::kUnsupported,
                           path + ": tensor \"" + name + "\" has dtype " + dtype_text +
@@ -282,28 +281,28 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     if (offsets_it == entry.end()) corrupt_tensor(path, name, "missing \"data_offsets\"");
     uint64_t begin = 0;
     uint64_t end = 0;
-    if (!offsets_it->is_array() || offsets_it->size() != 2 ||
-        !as_index((*offsets_it)[0], &begin) || !as_index((*offsets_it)[1], &end)) {
+    if (!offsets_it->is_array() || offsets_it->size() != 2 || !as_index((*offsets_it)[0], &begin) ||
+        !as_index((*offsets_it)[1], &end)) {
       corrupt_tensor(path, name,
                      "\"data_offsets\" must be [begin, end] with non-negative integers, got " +
                          describe(*offsets_it));
     }
     if (begin > end) {
-      corrupt_tensor(path, name, "data_offsets [" + std::to_string(begin) + ", " +
-                                     std::to_string(end) + "] has begin after end");
+      corrupt_tensor(path, name,
+                     "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                         "] has begin after end");
     }
     if (end > data_size) {
       corrupt_tensor(path, name,
                      "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                         "] reach past the end of the data section (" +
-                         std::to_string(data_size) + " bytes); is the file truncated?");
+                         "] reach past the end of the data section (" + std::to_string(data_size) +
+                         " bytes); is the file truncated?");
     }
     if (end - begin != expected_bytes) {
       corrupt_tensor(path, name,
                      "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                         "] span " + std::to_string(end - begin) + " bytes, but " +
-                         dtype_text + " " + describe(*shape_it) + " needs " +
-                         std::to_string(expected_bytes));
+                         "] span " + std::to_string(end - begin) + " bytes, but " + dtype_text +
+                         " " + describe(*shape_it) + " needs " + std::to_string(expected_bytes));
     }
 
     view.data = base + data_begin + begin;
@@ -319,9 +318,9 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     if (ranges[i].begin < ranges[i - 1].end) {
       corrupt(path, "tensors \"" + *ranges[i - 1].name + "\" [" +
                         std::to_string(ranges[i - 1].begin) + ", " +
-                        std::to_string(ranges[i - 1].end) + ") and \"" + *ranges[i].name +
-                        "\" [" + std::to_string(ranges[i].begin) + ", " +
-                        std::to_string(ranges[i].end) + ") overlap");
+                        std::to_string(ranges[i - 1].end) + ") and \"" + *ranges[i].name + "\" [" +
+                        std::to_string(ranges[i].begin) + ", " + std::to_string(ranges[i].end) +
+                        ") overlap");
     }
   }
   return file;
@@ -336,9 +335,9 @@ bool SafetensorsFile::has(const std::string& name) const { return tensors_.count
 const TensorView& SafetensorsFile::tensor(const std::string& name) const {
   auto it = tensors_.find(name);
   if (it == tensors_.end()) {
-    throw EngineError(ErrorCode::kNotFound,
-                      path_ + ": no tensor named \"" + name + "\" (the file has " +
-                          std::to_string(tensors_.size()) + " tensors)");
+    throw EngineError(ErrorCode::kNotFound, path_ + ": no tensor named \"" + name +
+                                                "\" (the file has " +
+                                                std::to_string(tensors_.size()) + " tensors)");
   }
   return it->second;
 }

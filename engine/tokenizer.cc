@@ -2,6 +2,7 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,7 +15,8 @@
 namespace infini {
 namespace {
 
-static_assert(std::is_same_v<int, int32_t>, "SentencePiece ids are int; we hand them out as int32_t");
+static_assert(std::is_same_v<int, int32_t>,
+              "SentencePiece ids are int; we hand them out as int32_t");
 
 constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581, SentencePiece's space
 // After a forced cut this much text stays pending, so that the pieces near the cut
@@ -25,16 +27,16 @@ constexpr size_t kForcedCutKeepBytes = 1024;
 // libsentencepiece does not install its protobuf headers, so they are read from the
 // serialized ModelProto (sentencepiece_model.proto) with a minimal wire-format reader.
 
-constexpr uint64_t kModelTrainerSpec = 2;        // ModelProto.trainer_spec
-constexpr uint64_t kModelNormalizerSpec = 3;     // ModelProto.normalizer_spec
+constexpr uint64_t kModelTrainerSpec = 2;          // ModelProto.trainer_spec
+constexpr uint64_t kModelNormalizerSpec = 3;       // ModelProto.normalizer_spec
 constexpr uint64_t kTrainerWhitespaceSuffix = 24;  // TrainerSpec.treat_whitespace_as_suffix
-constexpr uint64_t kNormalizerName = 1;          // NormalizerSpec.name
-constexpr uint64_t kNormalizerDummyPrefix = 3;   // NormalizerSpec.add_dummy_prefix
-constexpr uint64_t kNormalizerRemoveExtra = 4;   // NormalizerSpec.remove_extra_whitespaces
-constexpr uint64_t kNormalizerEscape = 5;        // NormalizerSpec.escape_whitespaces
+constexpr uint64_t kNormalizerCharsmap = 2;        // NormalizerSpec.precompiled_charsmap
+constexpr uint64_t kNormalizerDummyPrefix = 3;     // NormalizerSpec.add_dummy_prefix
+constexpr uint64_t kNormalizerRemoveExtra = 4;     // NormalizerSpec.remove_extra_whitespaces
+constexpr uint64_t kNormalizerEscape = 5;          // NormalizerSpec.escape_whitespaces
 
 struct ModelSettings {
-  std::string normalizer_name;
+  bool has_charsmap = false;  // without one the normalizer maps no characters
   bool add_dummy_prefix = true;
   bool remove_extra_whitespaces = true;
   bool escape_whitespaces = true;
@@ -87,20 +89,21 @@ bool for_each_field(std::string_view message, Visit&& visit) {
 // Later occurrences of a field override earlier ones, as protobuf parsing does.
 bool read_model_settings(std::string_view model_proto, ModelSettings& settings) {
   bool nested_ok = true;
-  const bool ok = for_each_field(model_proto, [&](uint64_t field, uint64_t, std::string_view bytes) {
-    if (field == kModelNormalizerSpec) {
-      nested_ok &= for_each_field(bytes, [&](uint64_t f, uint64_t value, std::string_view b) {
-        if (f == kNormalizerName) settings.normalizer_name = std::string(b);
-        if (f == kNormalizerDummyPrefix) settings.add_dummy_prefix = value != 0;
-        if (f == kNormalizerRemoveExtra) settings.remove_extra_whitespaces = value != 0;
-        if (f == kNormalizerEscape) settings.escape_whitespaces = value != 0;
+  const bool ok =
+      for_each_field(model_proto, [&](uint64_t field, uint64_t, std::string_view bytes) {
+        if (field == kModelNormalizerSpec) {
+          nested_ok &= for_each_field(bytes, [&](uint64_t f, uint64_t value, std::string_view b) {
+            if (f == kNormalizerCharsmap) settings.has_charsmap = !b.empty();
+            if (f == kNormalizerDummyPrefix) settings.add_dummy_prefix = value != 0;
+            if (f == kNormalizerRemoveExtra) settings.remove_extra_whitespaces = value != 0;
+            if (f == kNormalizerEscape) settings.escape_whitespaces = value != 0;
+          });
+        } else if (field == kModelTrainerSpec) {
+          nested_ok &= for_each_field(bytes, [&](uint64_t f, uint64_t value, std::string_view) {
+            if (f == kTrainerWhitespaceSuffix) settings.treat_whitespace_as_suffix = value != 0;
+          });
+        }
       });
-    } else if (field == kModelTrainerSpec) {
-      nested_ok &= for_each_field(bytes, [&](uint64_t f, uint64_t value, std::string_view) {
-        if (f == kTrainerWhitespaceSuffix) settings.treat_whitespace_as_suffix = value != 0;
-      });
-    }
-  });
   return ok && nested_ok;
 }
 
@@ -133,13 +136,14 @@ bool has_piece_spanning_word_start(const sentencepiece::SentencePieceProcessor& 
   return false;
 }
 
-std::unique_ptr<sentencepiece::SentencePieceProcessor> load_processor(
-    std::string_view serialized, const std::string& path) {
+std::unique_ptr<sentencepiece::SentencePieceProcessor> load_processor(std::string_view serialized,
+                                                                      const std::string& path) {
   auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
   const auto status = processor->LoadFromSerializedProto(serialized);
   if (!status.ok()) {
-    throw EngineError(ErrorCode::kCorruptData,
-                      "cannot load SentencePiece model " + path + ": " + status.ToString());
+    throw EngineError(
+        ErrorCode::kCorruptData,
+        "SentencePiece model " + path + " is corrupt or not a model: " + status.ToString());
   }
   return processor;
 }
@@ -162,13 +166,16 @@ std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& model_path) 
   }
   std::shared_ptr<Tokenizer> tokenizer(new Tokenizer());
   tokenizer->processor_ = load_processor(serialized, model_path);
-  tokenizer->continuation_processor_ =
-      load_processor(serialized + no_dummy_prefix_override(), model_path);
   ModelSettings settings;
   if (!read_model_settings(serialized, settings)) {
     throw EngineError(ErrorCode::kCorruptData,
                       "SentencePiece model " + model_path + " is not a valid ModelProto");
   }
+  // With whitespace as suffix the dummy space goes at the end of the text, where the
+  // continuation after a forced cut needs it too.
+  tokenizer->continuation_processor_ = load_processor(
+      settings.treat_whitespace_as_suffix ? serialized : serialized + no_dummy_prefix_override(),
+      model_path);
 
   // A byte is whitespace when the normalizer turns it into a word boundary exactly
   // as it does a space (nmt_nfkc: \t \n \f \r and space; identity: space only).
@@ -187,16 +194,16 @@ std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& model_path) 
   // - whitespace kept (Llama): the text after a cut is encoded without the dummy
   //   prefix, its own spaces becoming U+2581. A cut inside a whitespace run would
   //   split a whitespace-only piece, so a cut needs a byte before it that does not
-  //   normalize to a space; outside the identity normalizer only ASCII is sure.
-  // Other models (dummy prefix without whitespace removal of the opposite kind,
-  // whitespace as suffix, unescaped spaces) get forced cuts only.
+  //   normalize to a space: any byte without a character map (identity, as in
+  //   Llama), only ASCII with one (it may map U+3000 to a space).
+  // Other models (whitespace removal without a dummy prefix, whitespace as suffix,
+  // unescaped spaces, a piece across a word start) get forced cuts only.
   rules.whitespace_cuts = rules.whitespace[' '] && settings.escape_whitespaces &&
                           !settings.treat_whitespace_as_suffix &&
                           !(settings.remove_extra_whitespaces && !settings.add_dummy_prefix) &&
                           !has_piece_spanning_word_start(*tokenizer->processor_);
   rules.dummy_prefix_after_cut = settings.remove_extra_whitespaces;
-  rules.ascii_before_cut =
-      !settings.remove_extra_whitespaces && settings.normalizer_name != "identity";
+  rules.ascii_before_cut = !settings.remove_extra_whitespaces && settings.has_charsmap;
   return tokenizer;
 }
 
@@ -218,9 +225,9 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   const int32_t size = processor_->GetPieceSize();
   for (int32_t id : ids) {
     if (id < 0 || id >= size) {
-      throw EngineError(ErrorCode::kOutOfRange, "token id " + std::to_string(id) +
-                                                    " outside the vocabulary of " +
-                                                    std::to_string(size));
+      throw EngineError(
+          ErrorCode::kOutOfRange,
+          "token id " + std::to_string(id) + " outside the vocabulary of " + std::to_string(size));
     }
   }
   std::string text;
@@ -275,17 +282,29 @@ StreamingEncoder::StreamingEncoder(std::shared_ptr<const Tokenizer> tokenizer)
 }
 
 std::vector<int32_t> StreamingEncoder::push(std::string_view chunk) {
-  const size_t old_size = pending_.size();
-  pending_.append(chunk);
   std::vector<int32_t> out;
+  // A large chunk goes in slices, which changes no id (the output does not depend on
+  // chunking) but keeps each encode short: SentencePiece gets slower per byte on
+  // very long inputs (10 MB at once is about 6x slower than in 64 KiB pieces).
+  while (!chunk.empty()) {
+    const size_t slice = std::min(chunk.size(), kMaxPendingBytes);
+    push_slice(chunk.substr(0, slice), out);
+    chunk.remove_prefix(slice);
+  }
+  return out;
+}
+
+void StreamingEncoder::push_slice(std::string_view slice, std::vector<int32_t>& out) {
+  const size_t old_size = pending_.size();
+  pending_.append(slice);
   // Only the new bytes can hold a new cut point; all text before the last one is final.
   if (const size_t cut = last_cut(old_size); cut > 0) {
-    out = encode_pending_prefix(cut);
+    const auto ids = encode_pending_prefix(cut);
+    out.insert(out.end(), ids.begin(), ids.end());
     pending_.erase(0, cut);
     start_ = PendingStart::kWhitespace;
   }
   if (pending_.size() > kMaxPendingBytes) force_cut(out);
-  return out;
 }
 
 std::vector<int32_t> StreamingEncoder::finish() {
@@ -332,13 +351,16 @@ const sentencepiece::SentencePieceProcessor& StreamingEncoder::processor_for_pen
   // (after a whitespace cut, or a forced cut that landed on whitespace) starts a word.
   const bool starts_word =
       !pending_.empty() && tokenizer.cut_rules_.whitespace[static_cast<uint8_t>(pending_[0])];
-  if (start_ == PendingStart::kInsideWord && !starts_word) return *tokenizer.continuation_processor_;
+  if (start_ == PendingStart::kInsideWord && !starts_word) {
+    return *tokenizer.continuation_processor_;
+  }
   return tokenizer.cut_rules_.dummy_prefix_after_cut ? *tokenizer.processor_
                                                      : *tokenizer.continuation_processor_;
 }
 
 std::vector<int32_t> StreamingEncoder::encode_pending_prefix(size_t length) const {
-  return tokenizer_->encode_with(processor_for_pending(), std::string_view(pending_).substr(0, length));
+  return tokenizer_->encode_with(processor_for_pending(),
+                                 std::string_view(pending_).substr(0, length));
 }
 
 // Pending text has outgrown kMaxPendingBytes without a safe cut (a very long run

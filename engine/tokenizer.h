@@ -59,8 +59,10 @@ class Tokenizer {
 
 // Encodes text that arrives in chunks cut anywhere, even inside a UTF-8
 // character or a word, so that the concatenated output equals
-// tokenizer.encode(all text). Text after the last safe cut point stays
-// pending until more arrives or finish() is called.
+// tokenizer.encode(all text). Text is encoded up to the last safe cut point
+// (just before a whitespace run, see tokenizer.cc); the rest stays pending until
+// more arrives or finish() is called. The one exception is a run of more than
+// kMaxPendingBytes without whitespace, cut where its ids may differ.
 class StreamingEncoder {
  public:
   // Where the pending text starts in the document. A snapshot must keep it with the
@@ -92,6 +94,7 @@ class StreamingEncoder {
   static constexpr size_t kMaxPendingBytes = 64 * 1024;
 
  private:
+  void push_slice(std::string_view slice, std::vector<int32_t>& out);
   size_t last_cut(size_t from) const;
   const sentencepiece::SentencePieceProcessor& processor_for_pending() const;
   std::vector<int32_t> encode_pending_prefix(size_t length) const;

@@ -109,6 +109,7 @@ void CpuBackend::linear(const Tensor& x, const LinearWeight& weight, Tensor& y) 
   if (dtype_ == ComputeDType::kBF16) {
     // bf16 activations: converted once here, accumulated in fp32 by oneDNN.
     std::vector<uint16_t> xb(static_cast<size_t>(s.m * s.k));
+#pragma omp parallel for if (s.m > 8)
     for (int64_t r = 0; r < s.m; ++r) to_bf16(x.data() + r * x.stride(), xb.data() + r * s.k, s.k);
     s.lda = s.k;
     s.dtype = MatmulDType::kBF16;
@@ -150,7 +151,7 @@ void CpuBackend::swiglu(const Tensor& gate, const Tensor& up, Tensor& out) {
     const float* g = gate.data() + r * gate.stride();
     const float* u = up.data() + r * up.stride();
     float* o = out.data() + r * out.stride();
-    for (int64_t c = 0; c < cols; ++c) o[c] = g[c] / (1.0f + std::exp(-g[c])) * u[c];
+    silu_mul(g, u, o, cols);
   }
 }
 

@@ -102,9 +102,9 @@ TEST(F16Test, KnownValues) {
   EXPECT_EQ(float_to_f16(0.1f), 0x2e66);
   EXPECT_EQ(float_to_f16(kInf), 0x7c00);
   EXPECT_EQ(float_to_f16(-kInf), 0xfc00);
-  EXPECT_EQ(float_to_f16(std::ldexp(1.0f, -24)), 0x0001);           // smallest subnormal
-  EXPECT_EQ(float_to_f16(std::ldexp(1023.0f, -24)), 0x03ff);        // largest subnormal
-  EXPECT_EQ(float_to_f16(std::ldexp(1.0f, -14)), 0x0400);           // smallest normal
+  EXPECT_EQ(float_to_f16(std::ldexp(1.0f, -24)), 0x0001);     // smallest subnormal
+  EXPECT_EQ(float_to_f16(std::ldexp(1023.0f, -24)), 0x03ff);  // largest subnormal
+  EXPECT_EQ(float_to_f16(std::ldexp(1.0f, -14)), 0x0400);     // smallest normal
   EXPECT_EQ(float_to_f16(-std::ldexp(5.0f, -24)), 0x8005);
 
   EXPECT_EQ(f16_to_float(0x3c00), 1.0f);
@@ -140,8 +140,8 @@ TEST(F16Test, RoundsToNearestEven) {
   // Subnormal range, in units of 2^-24.
   EXPECT_EQ(float_to_f16(std::ldexp(1.0f, -25)), 0x0000);  // 0.5 -> even 0
   EXPECT_EQ(float_to_f16(std::nextafter(std::ldexp(1.0f, -25), 1.0f)), 0x0001);
-  EXPECT_EQ(float_to_f16(std::ldexp(3.0f, -25)), 0x0002);  // 1.5 -> even 2
-  EXPECT_EQ(float_to_f16(std::ldexp(5.0f, -25)), 0x0002);  // 2.5 -> even 2
+  EXPECT_EQ(float_to_f16(std::ldexp(3.0f, -25)), 0x0002);     // 1.5 -> even 2
+  EXPECT_EQ(float_to_f16(std::ldexp(5.0f, -25)), 0x0002);     // 2.5 -> even 2
   EXPECT_EQ(float_to_f16(std::ldexp(2047.0f, -25)), 0x0400);  // 1023.5 -> smallest normal
   EXPECT_EQ(float_to_f16(std::ldexp(1.0f, -30)), 0x0000);
   EXPECT_EQ(float_to_f16(-std::ldexp(1.0f, -30)), 0x8000);

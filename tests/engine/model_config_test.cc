@@ -38,8 +38,8 @@ json valid_config() {
 }
 
 json minimal_config() {
-  return json{{"vocab_size", 100},       {"hidden_size", 48},        {"intermediate_size", 96},
-              {"num_hidden_layers", 3},  {"num_attention_heads", 6}, {"segment_size", 8}};
+  return json{{"vocab_size", 100},      {"hidden_size", 48},        {"intermediate_size", 96},
+              {"num_hidden_layers", 3}, {"num_attention_heads", 6}, {"segment_size", 8}};
 }
 
 // Runs `fn`, expects an EngineError with `code` whose message contains every
@@ -230,17 +230,17 @@ TEST(ModelConfigTest, NonPositiveValues) {
     json value;
   };
   const std::vector<Case> cases = {
-      {"vocab_size", 0},          {"hidden_size", -64},        {"intermediate_size", 0},
-      {"num_hidden_layers", 0},   {"num_attention_heads", -4}, {"num_key_value_heads", 0},
-      {"head_dim", 0},            {"segment_size", -1},        {"rms_norm_eps", 0.0},
-      {"rms_norm_eps", -1e-6},    {"rope_theta", 0},           {"rope_theta", -10000.0},
+      {"vocab_size", 0},        {"hidden_size", -64},        {"intermediate_size", 0},
+      {"num_hidden_layers", 0}, {"num_attention_heads", -4}, {"num_key_value_heads", 0},
+      {"head_dim", 0},          {"segment_size", -1},        {"rms_norm_eps", 0.0},
+      {"rms_norm_eps", -1e-6},  {"rope_theta", 0},           {"rope_theta", -10000.0},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(c.key) + " = " + c.value.dump());
     json j = valid_config();
     j[c.key] = c.value;
-    expect_parse_error(j, ErrorCode::kInvalidArgument, {std::string("\"") + c.key + "\"",
-                                                         "positive"});
+    expect_parse_error(j, ErrorCode::kInvalidArgument,
+                       {std::string("\"") + c.key + "\"", "positive"});
   }
 }
 
@@ -328,8 +328,21 @@ TEST(ModelConfigTest, LoadMissingFile) {
 TEST(ModelConfigTest, LoadDirectory) {
   TempDir dir;
   const std::string path = dir.file("");
-  expect_error([&] { ModelConfig::load(path); }, ErrorCode::kInvalidArgument,
-               {"directory"});
+  expect_error([&] { ModelConfig::load(path); }, ErrorCode::kInvalidArgument, {"directory"});
+}
+
+}  // namespace
+}  // namespace infini
+
+namespace infini {
+namespace {
+
+TEST(ModelConfigTest, RopeScalingIsRejectedNotIgnored) {
+  json config = valid_config();
+  config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+  expect_parse_error(config, ErrorCode::kUnsupported, {"rope_scaling", "llama3"});
+  config["rope_scaling"] = nullptr;  // HF writes null for "none"
+  EXPECT_NO_THROW(ModelConfig::parse(config.dump(), kOrigin));
 }
 
 }  // namespace

@@ -138,8 +138,9 @@ TEST(SafetensorsTest, F16SpecialValues) {
   TempDir dir;
   const std::string path = dir.file("special.safetensors");
   const float inf = std::numeric_limits<float>::infinity();
-  const std::vector<float> values = {inf, -inf, std::nanf(""), 1e6f, std::ldexp(1.0f, -24),
-                                     std::ldexp(3.0f, -20), 65504.0f, -0.0f};
+  const std::vector<float> values = {
+      inf,      -inf, std::nanf(""), 1e6f, std::ldexp(1.0f, -24), std::ldexp(3.0f, -20),
+      65504.0f, -0.0f};
   write_safetensors(path, {{"x", {8}, values}}, DType::kF16);
   const std::vector<float> got = SafetensorsFile::open(path)->tensor("x").to_f32();
   EXPECT_EQ(got[0], inf);
@@ -180,6 +181,24 @@ TEST(SafetensorsTest, WriterLayout) {
   EXPECT_EQ(order, (std::vector<std::string>{"model.a", "model.b", "scalar", "empty"}));
   EXPECT_EQ(8 + n + offset, bytes.size());
   EXPECT_EQ(offset, (6 + 4 + 1) * 2u);
+}
+
+TEST(SafetensorsTest, HeaderIsPaddedToEightBytes) {
+  TempDir dir;
+  const std::string path = dir.file("pad.safetensors");
+  // Names of eight different lengths give every header length modulo 8.
+  for (int extra = 0; extra < 8; ++extra) {
+    SCOPED_TRACE(extra);
+    write_safetensors(path, {{"t" + std::string(extra, 'x'), {1}, {2.0f}}}, DType::kF32);
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(bytes[i]);
+    EXPECT_EQ(n % 8, 0u);
+    EXPECT_EQ(bytes.size(), 8 + n + 4);
+    EXPECT_EQ(SafetensorsFile::open(path)->tensor("t" + std::string(extra, 'x')).to_f32(),
+              std::vector<float>{2.0f});
+  }
 }
 
 TEST(SafetensorsTest, ReadsUnalignedTensors) {
@@ -254,8 +273,7 @@ TEST(SafetensorsTest, MissingFile) {
 TEST(SafetensorsTest, DirectoryIsNotAFile) {
   TempDir dir;
   const std::string path = dir.file("");
-  expect_error([&] { SafetensorsFile::open(path); }, ErrorCode::kInvalidArgument,
-               {"regular file"});
+  expect_error([&] { SafetensorsFile::open(path); }, ErrorCode::kInvalidArgument, {"regular file"});
 }
 
 TEST(SafetensorsTest, EmptyFile) {
@@ -356,8 +374,7 @@ TEST(SafetensorsTest, OffsetsOutsideTheDataSection) {
 TEST(SafetensorsTest, OffsetsDisagreeWithShape) {
   expect_bad_entry("data_offsets", {0, 20}, kSixFloats, ErrorCode::kCorruptData,
                    {"20 bytes", "needs 24"});
-  expect_bad_entry("shape", {2, 2}, kSixFloats, ErrorCode::kCorruptData,
-                   {"24 bytes", "needs 16"});
+  expect_bad_entry("shape", {2, 2}, kSixFloats, ErrorCode::kCorruptData, {"24 bytes", "needs 16"});
   expect_bad_entry("dtype", "F16", kSixFloats, ErrorCode::kCorruptData, {"needs 12"});
 }
 
@@ -365,8 +382,7 @@ TEST(SafetensorsTest, MalformedOffsets) {
   expect_bad_entry("data_offsets", {24, 0}, kSixFloats, ErrorCode::kCorruptData,
                    {"begin after end"});
   expect_bad_entry("data_offsets", {0}, kSixFloats, ErrorCode::kCorruptData, {"[begin, end]"});
-  expect_bad_entry("data_offsets", {-8, 16}, kSixFloats, ErrorCode::kCorruptData,
-                   {"non-negative"});
+  expect_bad_entry("data_offsets", {-8, 16}, kSixFloats, ErrorCode::kCorruptData, {"non-negative"});
   expect_bad_entry("data_offsets", {"0", "24"}, kSixFloats, ErrorCode::kCorruptData,
                    {"[begin, end]"});
   expect_bad_entry("data_offsets", json::value_t::discarded, kSixFloats, ErrorCode::kCorruptData,
@@ -399,8 +415,7 @@ TEST(SafetensorsTest, UnknownDType) {
 
 TEST(SafetensorsTest, UnsupportedDTypes) {
   for (const char* dtype : {"F64", "I64", "I32", "U8", "BOOL", "F8_E4M3", "F8_E5M2"}) {
-    expect_bad_entry("dtype", dtype, kSixFloats, ErrorCode::kUnsupported,
-                     {dtype, "not supported"});
+    expect_bad_entry("dtype", dtype, kSixFloats, ErrorCode::kUnsupported, {dtype, "not supported"});
   }
 }
 
@@ -450,23 +465,34 @@ TEST(SafetensorsTest, MissingTensorName) {
   const std::string path = dir.file("t.safetensors");
   write_safetensors(path, sample_tensors(), DType::kF32);
   const auto file = SafetensorsFile::open(path);
-  expect_error([&] { file->tensor("model.layers.0.self_attn.memory_gate"); },
-               ErrorCode::kNotFound, {path, "\"model.layers.0.self_attn.memory_gate\""});
+  expect_error([&] { file->tensor("model.layers.0.self_attn.memory_gate"); }, ErrorCode::kNotFound,
+               {path, "\"model.layers.0.self_attn.memory_gate\""});
 }
 
 TEST(SafetensorsWriterTest, RejectsBadInput) {
   TempDir dir;
   const std::string path = dir.file("w.safetensors");
-  expect_error([&] { write_safetensors(path, {{"x", {2, 2}, {1, 2, 3}}}, DType::kF32); },
-               ErrorCode::kInvalidArgument, {path, "\"x\"", "4 elements", "3 values"});
   expect_error(
-      [&] { write_safetensors(path, {{"x", {1}, {1}}, {"x", {1}, {2}}}, DType::kF32); },
+      [&] {
+        write_safetensors(path, {{"x", {2, 2}, {1, 2, 3}}}, DType::kF32);
+      },
+      ErrorCode::kInvalidArgument, {path, "\"x\"", "4 elements", "3 values"});
+  expect_error(
+      [&] {
+        write_safetensors(path, {{"x", {1}, {1}}, {"x", {1}, {2}}}, DType::kF32);
+      },
       ErrorCode::kInvalidArgument, {path, "\"x\"", "twice"});
-  expect_error([&] { write_safetensors(path, {{"x", {-1}, {}}}, DType::kF32); },
-               ErrorCode::kInvalidArgument, {path, "negative"});
+  expect_error(
+      [&] {
+        write_safetensors(path, {{"x", {-1}, {}}}, DType::kF32);
+      },
+      ErrorCode::kInvalidArgument, {path, "negative"});
   const std::string unwritable = dir.file("no/such/dir/w.safetensors");
-  expect_error([&] { write_safetensors(unwritable, {{"x", {1}, {1}}}, DType::kF32); },
-               ErrorCode::kInvalidArgument, {unwritable});
+  expect_error(
+      [&] {
+        write_safetensors(unwritable, {{"x", {1}, {1}}}, DType::kF32);
+      },
+      ErrorCode::kInvalidArgument, {unwritable});
 }
 
 ModelConfig tiny_config(bool tied) {
@@ -560,8 +586,8 @@ TEST(CheckpointWriterTest, RandomWeightsValues) {
 TEST(CheckpointWriterTest, RandomWeightsRejectsBadArguments) {
   ModelConfig bad = tiny_config(false);
   bad.num_kv_heads = 3;
-  expect_error([&] { random_weights(bad, 1, 0.02f, 0.0f, false); },
-               ErrorCode::kInvalidArgument, {"num_key_value_heads"});
+  expect_error([&] { random_weights(bad, 1, 0.02f, 0.0f, false); }, ErrorCode::kInvalidArgument,
+               {"num_key_value_heads"});
   expect_error([&] { random_weights(tiny_config(false), 1, -1.0f, 0.0f, false); },
                ErrorCode::kInvalidArgument, {"init_std"});
 }

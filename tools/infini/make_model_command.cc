@@ -1,6 +1,7 @@
 // infini make-model: a random checkpoint in the Hugging Face layout.
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "engine/checkpoint_writer.h"
 #include "engine/error.h"
@@ -55,6 +56,12 @@ int make_model_command(const std::vector<std::string>& args) {
   const float gate_logit = static_cast<float>(flags.number("gate-logit", 0.0));
   auto tensors = random_weights(c, seed, init_std, gate_logit, flags.has("bias"));
   write_checkpoint(out, c, tensors, parse_weight_dtype(flags.str("dtype", "f32")));
+  // `infini run` reads this marker and says plainly that the output is noise.
+  {
+    std::ofstream marker(std::filesystem::path(out) / "UNTRAINED");
+    marker << "This checkpoint was written by `infini make-model` with random weights (seed "
+           << seed << "). It exercises the engine; it has learned nothing.\n";
+  }
   if (auto path = flags.optional("tokenizer")) {
     std::filesystem::copy_file(*path, std::filesystem::path(out) / "tokenizer.model",
                                std::filesystem::copy_options::overwrite_existing);

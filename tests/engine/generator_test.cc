@@ -1,0 +1,166 @@
+// Generation on a fork: streamed deltas, stop strings, limits, cancellation,
+// and the document state left untouched. A random model makes arbitrary but
+// deterministic text, which is all these properties need.
+#include "engine/generator.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "engine/checkpoint_writer.h"
+#include "engine/error.h"
+#include "tests/engine/test_support.h"
+
+namespace infini {
+namespace {
+
+class GeneratorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tokenizer_ = Tokenizer::load(testing::data_dir() + "/tokenizer/tokenizer.model");
+    ModelConfig c;
+    c.vocab_size = tokenizer_->vocab_size();
+    c.hidden_size = 32;
+    c.intermediate_size = 64;
+    c.num_layers = 2;
+    c.num_heads = 2;
+    c.num_kv_heads = 1;
+    c.head_dim = 16;
+    c.segment_size = 8;
+    c.memory_update = MemoryUpdate::kDelta;
+    tensors_ = new std::vector<NamedTensor>(random_weights(c, 9, 0.3f, 0.0f, false));
+    views_ = new std::map<std::string, TensorView>();
+    for (const auto& t : *tensors_) (*views_)[t.name] = TensorView{DType::kF32, t.shape, t.values.data()};
+    LoadOptions options;
+    options.dtype = ComputeDType::kF32;
+    model_ = Model::build(
+        c,
+        [](const std::string& name) -> const TensorView* {
+          auto it = views_->find(name);
+          return it == views_->end() ? nullptr : &it->second;
+        },
+        options, "test");
+  }
+  static void TearDownTestSuite() {
+    model_.reset();
+    delete views_;
+    delete tensors_;
+  }
+
+  SessionState document() const {
+    SessionState s = model_->new_session();
+    model_->ingest(s, tokenizer_->encode("The pass key is 12345. Remember it. The grass is green."));
+    return s;
+  }
+
+  GenerationResult generate_text(GenerationRequest request, std::string* streamed = nullptr) {
+    SessionState doc = document();
+    SessionState fork = doc.fork();
+    std::string deltas;
+    auto result = generate(*model_, *tokenizer_, fork, request, [&](std::string_view t) {
+      deltas += t;
+      return true;
+    });
+    if (streamed) *streamed = deltas;
+    return result;
+  }
+
+  static GenerationRequest request(int max_tokens) {
+    GenerationRequest r;
+    r.prompt = tokenizer_->encode("Question: what is the pass key? Answer:");
+    r.max_tokens = max_tokens;
+    r.ignore_eos = true;
+    return r;
+  }
+
+  static inline std::shared_ptr<const Tokenizer> tokenizer_;
+  static inline std::shared_ptr<const Model> model_;
+  static inline std::vector<NamedTensor>* tensors_ = nullptr;
+  static inline std::map<std::string, TensorView>* views_ = nullptr;
+};
+
+TEST_F(GeneratorTest, StreamedDeltasMakeTheText) {
+  std::string streamed;
+  auto r = generate_text(request(20), &streamed);
+  EXPECT_EQ(r.finish, FinishReason::kLength);
+  EXPECT_EQ(r.generated_tokens, 20);
+  EXPECT_EQ(streamed, r.text);
+  EXPECT_FALSE(r.text.empty());
+  EXPECT_GT(r.prompt_tokens, 0);
+  EXPECT_LE(r.first_token_seconds, r.total_seconds);
+}
+
+TEST_F(GeneratorTest, GreedyIsDeterministicAndSeedsMatter) {
+  EXPECT_EQ(generate_text(request(12)).text, generate_text(request(12)).text);
+  auto sampled = request(12);
+  sampled.sampling.temperature = 1.0f;
+  sampled.sampling.seed = 1;
+  const auto a = generate_text(sampled).text;
+  EXPECT_EQ(a, generate_text(sampled).text);
+  sampled.sampling.seed = 2;
+  EXPECT_NE(a, generate_text(sampled).text);
+}
+
+TEST_F(GeneratorTest, StopStringCutsTheTextBeforeIt) {
+  const std::string full = generate_text(request(30)).text;
+  ASSERT_GE(full.size(), 12u) << full;
+  const std::string stop = full.substr(8, 3);
+  auto r = request(30);
+  r.stop = {stop, "zzzz-not-there"};
+  std::string streamed;
+  auto result = generate_text(r, &streamed);
+  EXPECT_EQ(result.finish, FinishReason::kStop);
+  EXPECT_EQ(result.text, full.substr(0, full.find(stop)));
+  EXPECT_EQ(streamed, result.text) << "held-back text must never leak a stop string's prefix";
+}
+
+TEST_F(GeneratorTest, CancellationStopsEarly) {
+  SessionState fork = document().fork();
+  int calls = 0;
+  auto result = generate(*model_, *tokenizer_, fork, request(50), [&](std::string_view) {
+    return ++calls < 2;
+  });
+  EXPECT_EQ(result.finish, FinishReason::kCancelled);
+  EXPECT_LT(result.generated_tokens, 50);
+}
+
+TEST_F(GeneratorTest, AskingLeavesTheDocumentUntouched) {
+  SessionState doc = document();
+  const auto before = doc.to_host();
+  SessionState fork = doc.fork();
+  generate(*model_, *tokenizer_, fork, request(25), [](std::string_view) { return true; });
+  EXPECT_EQ(doc.to_host(), before);
+  EXPECT_GT(fork.tokens(), doc.tokens());
+}
+
+TEST_F(GeneratorTest, EndOfTextFinishesUnlessIgnored) {
+  auto r = request(40);
+  r.ignore_eos = false;
+  auto result = generate_text(r);
+  if (result.finish == FinishReason::kEndOfText) {
+    EXPECT_LT(result.generated_tokens, 40);
+  } else {
+    EXPECT_EQ(result.finish, FinishReason::kLength);
+  }
+  r.ignore_eos = true;
+  EXPECT_EQ(generate_text(r).generated_tokens, 40);
+}
+
+TEST_F(GeneratorTest, BadRequestsAreRejected) {
+  SessionState fork = document().fork();
+  auto noop = [](std::string_view) { return true; };
+  auto r = request(0);
+  EXPECT_THROW(generate(*model_, *tokenizer_, fork, r, noop), EngineError);
+  r = request(5);
+  r.prompt.clear();
+  EXPECT_THROW(generate(*model_, *tokenizer_, fork, r, noop), EngineError);
+  r = request(5);
+  r.stop = {""};
+  EXPECT_THROW(generate(*model_, *tokenizer_, fork, r, noop), EngineError);
+  r = request(5);
+  r.sampling.top_p = 2.0f;
+  EXPECT_THROW(generate(*model_, *tokenizer_, fork, r, noop), EngineError);
+}
+
+}  // namespace
+}  // namespace infini
