@@ -135,6 +135,7 @@ int run_command(const std::vector<std::string>& args) {
     return true;
   });
   std::fputc('\n', stdout);
+  std::fflush(stdout);
 
   const int64_t kv = config.kv_cache_bytes(state.tokens(), 2);
   std::fprintf(stderr,
