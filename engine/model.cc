@@ -1,6 +1,7 @@
 #include "engine/model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 
@@ -167,14 +168,15 @@ std::shared_ptr<const Model> Model::build(const ModelConfig& config, const Tenso
 
 SessionState Model::new_session() const { return SessionState(backend_, config_); }
 
-void Model::ingest(SessionState& state, std::span<const int32_t> ids) const {
+void Model::ingest(SessionState& state, std::span<const int32_t> ids,
+                   ForwardStats* stats) const {
   std::vector<float> none;
-  run(state, ids, Logits::kNone, none);
+  run(state, ids, Logits::kNone, none, stats);
 }
 
 std::vector<float> Model::logits_all(SessionState& state, std::span<const int32_t> ids) const {
   std::vector<float> logits(ids.size() * static_cast<size_t>(config_.vocab_size));
-  run(state, ids, Logits::kAll, logits);
+  run(state, ids, Logits::kAll, logits, nullptr);
   return logits;
 }
 
@@ -183,12 +185,12 @@ std::vector<float> Model::logits_last(SessionState& state, std::span<const int32
     throw EngineError(ErrorCode::kInvalidArgument, "logits of the last token need a token");
   }
   std::vector<float> logits(static_cast<size_t>(config_.vocab_size));
-  run(state, ids, Logits::kLast, logits);
+  run(state, ids, Logits::kLast, logits, nullptr);
   return logits;
 }
 
 void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
-                std::vector<float>& logits) const {
+                std::vector<float>& logits, ForwardStats* stats) const {
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= config_.vocab_size) {
       throw EngineError(ErrorCode::kOutOfRange,
@@ -207,13 +209,13 @@ void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
                         : (mode == Logits::kLast && last_piece) ? Logits::kLast
                                                                 : Logits::kNone;
     float* out = mode == Logits::kAll ? logits.data() + done * config_.vocab_size : logits.data();
-    run_piece(state, ids.subspan(done, count), piece_mode, out);
+    run_piece(state, ids.subspan(done, count), piece_mode, out, stats);
     done += count;
   }
 }
 
 void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits mode,
-                      float* logits) const {
+                      float* logits, ForwardStats* stats) const {
   Backend& be = *backend_;
   const int64_t n = static_cast<int64_t>(ids.size());
   const int64_t first = state.segment_offset();
@@ -262,10 +264,17 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
 
   state.advance(n);
   if (state.segment_offset() == 0) {
+    const auto fold_start = std::chrono::steady_clock::now();
     for (LayerState& ls : state.layers()) {
       fold_segment(be, shape_, config_.memory_update, ls);
     }
     state.segment_folded();
+    if (stats != nullptr) {
+      be.synchronize();
+      stats->segments_folded += 1;
+      stats->fold_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - fold_start).count();
+    }
   }
   be.synchronize();
 }

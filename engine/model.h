@@ -27,6 +27,12 @@ struct LoadOptions {
   bool force_gate = false;
 };
 
+// What one call did, for metrics.
+struct ForwardStats {
+  int64_t segments_folded = 0;
+  double fold_seconds = 0.0;  // time spent folding segments into memory
+};
+
 class Model {
  public:
   // Loads config.json and model.safetensors from `dir`.
@@ -45,7 +51,8 @@ class Model {
   SessionState new_session() const;
 
   // Reads tokens into the state (memory and window) without computing logits.
-  void ingest(SessionState& state, std::span<const int32_t> ids) const;
+  void ingest(SessionState& state, std::span<const int32_t> ids,
+              ForwardStats* stats = nullptr) const;
   // Reads tokens and returns the logits of every one of them, [n x vocab].
   std::vector<float> logits_all(SessionState& state, std::span<const int32_t> ids) const;
   // Reads tokens (at least one) and returns the logits of the last, [vocab].
@@ -56,10 +63,10 @@ class Model {
   enum class Logits { kNone, kLast, kAll };
   Model() = default;
   void run(SessionState& state, std::span<const int32_t> ids, Logits mode,
-           std::vector<float>& logits) const;
+           std::vector<float>& logits, ForwardStats* stats) const;
   // Tokens that stay inside one segment.
-  void run_piece(SessionState& state, std::span<const int32_t> ids, Logits mode,
-                 float* logits) const;
+  void run_piece(SessionState& state, std::span<const int32_t> ids, Logits mode, float* logits,
+                 ForwardStats* stats) const;
 
   ModelConfig config_;
   AttentionShape shape_;

@@ -1,6 +1,8 @@
 #include "engine/cpu/cpu_backend.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <cstring>
 
 #include "engine/cpu/cpu_kernels.h"
@@ -37,7 +39,11 @@ std::string CpuBackend::name() const {
 
 Tensor CpuBackend::allocate(int64_t rows, int64_t cols) {
   const size_t count = static_cast<size_t>(rows * cols);
-  std::shared_ptr<float> storage(new float[count > 0 ? count : 1](), std::default_delete<float[]>());
+  // calloc: large blocks come as fresh zero pages from the kernel, so a
+  // session's window is not written until it is used.
+  float* data = static_cast<float*>(std::calloc(count > 0 ? count : 1, sizeof(float)));
+  if (data == nullptr) throw std::bad_alloc();
+  std::shared_ptr<float> storage(data, [](float* p) { std::free(p); });
   return Tensor(storage, storage.get(), rows, cols, cols);
 }
 

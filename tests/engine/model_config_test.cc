@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "tests/engine/test_support.h"
 
 namespace infini {
 namespace {
@@ -65,23 +66,7 @@ void expect_parse_error(const json& config, ErrorCode code, const std::vector<st
   expect_error([&] { ModelConfig::parse(config.dump(), kOrigin); }, code, all);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("infini_model_config_test_" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::TempDir;
 
 TEST(ModelConfigTest, ParsesAValidConfig) {
   const ModelConfig c = ModelConfig::parse(valid_config().dump(), kOrigin);

@@ -15,6 +15,7 @@
 
 #include "engine/checkpoint_writer.h"
 #include "engine/error.h"
+#include "tests/engine/test_support.h"
 #include "engine/float_convert.h"
 #include "engine/model_config.h"
 
@@ -23,23 +24,7 @@ namespace {
 
 using nlohmann::json;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("infini_safetensors_test_" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::TempDir;
 
 void expect_error(const std::function<void()>& fn, ErrorCode code,
                   const std::vector<std::string>& parts) {

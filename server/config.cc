@@ -1,0 +1,173 @@
+#include "server/config.h"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+namespace infini::server {
+
+namespace {
+
+struct Option {
+  const char* flag;
+  const char* env;
+  const char* help;
+};
+
+// The single list behind parsing and --help.
+const Option kOptions[] = {
+    {"listen", "INFINI_LISTEN", "gRPC address (default 0.0.0.0:50051)"},
+    {"metrics-listen", "INFINI_METRICS_LISTEN",
+     "Prometheus /metrics address (default 0.0.0.0:9464; empty turns it off)"},
+    {"model", "INFINI_MODEL", "model directory (config.json, model.safetensors, tokenizer.model)"},
+    {"backend", "INFINI_BACKEND", "engine backend: cpu (default)"},
+    {"dtype", "INFINI_DTYPE", "matrix precision: bf16 (default) or f32"},
+    {"gate", "INFINI_GATE", "memory gate in (0,1) for checkpoints without memory_gate tensors"},
+    {"threads", "INFINI_THREADS",
+     "engine workers: sessions computed in parallel (default: number of cores)"},
+    {"queue-capacity", "INFINI_QUEUE_CAPACITY",
+     "engine tasks that may wait; more are refused with RESOURCE_EXHAUSTED (default 256)"},
+    {"max-sessions", "INFINI_MAX_SESSIONS", "sessions at most (default 1024)"},
+    {"max-state-bytes", "INFINI_MAX_STATE_BYTES",
+     "bytes of session state at most, all sessions together (default 8589934592)"},
+    {"idle-timeout", "INFINI_IDLE_TIMEOUT",
+     "seconds after which an unused session is deleted; 0 keeps them (default 3600)"},
+    {"max-message-bytes", "INFINI_MAX_MESSAGE_BYTES",
+     "largest gRPC message accepted (default 16777216)"},
+    {"default-max-tokens", "INFINI_DEFAULT_MAX_TOKENS",
+     "tokens generated when a request does not say (default 128)"},
+    {"max-tokens-limit", "INFINI_MAX_TOKENS_LIMIT", "largest max_tokens a request may ask (default 4096)"},
+    {"log-level", "INFINI_LOG_LEVEL", "trace, debug, info (default), warn, error"},
+    {"log-format", "INFINI_LOG_FORMAT", "text (default) or json (one object per line)"},
+};
+
+int64_t parse_int(const std::string& name, const std::string& value, int64_t min, int64_t max) {
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != value.size()) {
+    throw std::invalid_argument(name + " expects an integer, got '" + value + "'");
+  }
+  if (v < min || v > max) {
+    throw std::invalid_argument(name + " must be between " + std::to_string(min) + " and " +
+                                std::to_string(max) + ", got " + value);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string server_usage() {
+  std::string out =
+      "usage: infini-server --model DIR [flags]\n\n"
+      "Serves infini.v1.LongContext over gRPC (with health checking and reflection) and\n"
+      "Prometheus metrics over HTTP. Every flag can also be set by its environment variable.\n\n";
+  for (const auto& o : kOptions) {
+    std::string left = std::string("  --") + o.flag + " (" + o.env + ")";
+    left.resize(std::max<size_t>(left.size() + 2, 44), ' ');
+    out += left + o.help + "\n";
+  }
+  out += "  --help" + std::string(36, ' ') + "this text\n";
+  return out;
+}
+
+ParsedConfig parse_server_config(const std::vector<std::string>& args,
+                                 const std::function<const char*(const char*)>& getenv) {
+  ParsedConfig parsed;
+  std::map<std::string, std::pair<std::string, std::string>> values;  // flag -> (source, value)
+  for (const auto& o : kOptions) {
+    if (const char* v = getenv(o.env)) values[o.flag] = {o.env, v};
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string a = args[i];
+    if (a == "--help" || a == "-h") {
+      parsed.help = true;
+      return parsed;
+    }
+    if (a.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + a + "'");
+    std::string name = a.substr(2), value;
+    const auto eq = name.find('=');
+    if (eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      throw std::invalid_argument("flag --" + name + " needs a value");
+    }
+    const bool known = std::any_of(std::begin(kOptions), std::end(kOptions),
+                                   [&](const Option& o) { return name == o.flag; });
+    if (!known) throw std::invalid_argument("unknown flag --" + name + " (see --help)");
+    values[name] = {"--" + name, value};
+  }
+
+  ServerConfig& c = parsed.config;
+  auto get = [&](const char* flag, auto apply) {
+    auto it = values.find(flag);
+    if (it != values.end()) apply(it->second.first, it->second.second);
+  };
+  get("listen", [&](auto&, auto& v) { c.listen_address = v; });
+  get("metrics-listen", [&](auto&, auto& v) { c.metrics_address = v; });
+  get("model", [&](auto&, auto& v) { c.model_dir = v; });
+  get("backend", [&](auto& n, auto& v) {
+    if (v != "cpu") throw std::invalid_argument(n + ": unknown backend '" + v + "' (available: cpu)");
+    c.backend = v;
+  });
+  get("dtype", [&](auto& n, auto& v) {
+    if (v != "bf16" && v != "f32") throw std::invalid_argument(n + " must be bf16 or f32, got '" + v + "'");
+    c.dtype = v;
+  });
+  get("gate", [&](auto& n, auto& v) {
+    size_t used = 0;
+    float g = 0;
+    try {
+      g = std::stof(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v.size() || !(g > 0.0f && g < 1.0f)) {
+      throw std::invalid_argument(n + " must be a number strictly between 0 and 1, got '" + v + "'");
+    }
+    c.gate = g;
+  });
+  get("threads", [&](auto& n, auto& v) { c.threads = static_cast<int>(parse_int(n, v, 0, 1024)); });
+  get("queue-capacity", [&](auto& n, auto& v) { c.queue_capacity = parse_int(n, v, 1, 1 << 20); });
+  get("max-sessions", [&](auto& n, auto& v) { c.max_sessions = parse_int(n, v, 1, 1 << 24); });
+  get("max-state-bytes",
+      [&](auto& n, auto& v) { c.max_state_bytes = parse_int(n, v, 1, INT64_MAX); });
+  get("idle-timeout",
+      [&](auto& n, auto& v) { c.idle_timeout_seconds = parse_int(n, v, 0, int64_t{1} << 40); });
+  get("max-message-bytes", [&](auto& n, auto& v) {
+    c.max_message_bytes = parse_int(n, v, 1024, int64_t{1} << 30);
+  });
+  get("default-max-tokens", [&](auto& n, auto& v) {
+    c.default_max_tokens = static_cast<int32_t>(parse_int(n, v, 1, 1 << 20));
+  });
+  get("max-tokens-limit", [&](auto& n, auto& v) {
+    c.max_tokens = static_cast<int32_t>(parse_int(n, v, 1, 1 << 20));
+  });
+  get("log-level", [&](auto& n, auto& v) {
+    static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (std::none_of(std::begin(levels), std::end(levels), [&](const char* l) { return v == l; })) {
+      throw std::invalid_argument(n + ": unknown log level '" + v + "'");
+    }
+    c.log_level = v;
+  });
+  get("log-format", [&](auto& n, auto& v) {
+    if (v != "text" && v != "json") throw std::invalid_argument(n + " must be text or json, got '" + v + "'");
+    c.log_format = v;
+  });
+  if (c.model_dir.empty()) {
+    throw std::invalid_argument("--model (or INFINI_MODEL) is required: a model directory");
+  }
+  if (c.default_max_tokens > c.max_tokens) {
+    throw std::invalid_argument("--default-max-tokens is larger than --max-tokens-limit");
+  }
+  return parsed;
+}
+
+}  // namespace infini::server

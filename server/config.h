@@ -1,0 +1,43 @@
+// Every flag and environment variable of infini-server, validated once.
+// A flag beats its environment variable, which beats the default.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace infini::server {
+
+struct ServerConfig {
+  std::string listen_address = "0.0.0.0:50051";  // --listen, INFINI_LISTEN
+  std::string metrics_address = "0.0.0.0:9464";  // --metrics-listen, INFINI_METRICS_LISTEN ("" = off)
+  std::string model_dir;                         // --model, INFINI_MODEL (required)
+  std::string backend = "cpu";                   // --backend, INFINI_BACKEND
+  std::string dtype = "bf16";                    // --dtype, INFINI_DTYPE
+  std::optional<float> gate;                     // --gate, INFINI_GATE (plain Llama checkpoints)
+  int threads = 0;                   // --threads, INFINI_THREADS: engine workers (0 = cores)
+  int64_t queue_capacity = 256;      // --queue-capacity, INFINI_QUEUE_CAPACITY
+  int64_t max_sessions = 1024;       // --max-sessions, INFINI_MAX_SESSIONS
+  int64_t max_state_bytes = int64_t{8} << 30;  // --max-state-bytes, INFINI_MAX_STATE_BYTES
+  int64_t idle_timeout_seconds = 3600;         // --idle-timeout, INFINI_IDLE_TIMEOUT (0 = never)
+  int64_t max_message_bytes = int64_t{16} << 20;  // --max-message-bytes, INFINI_MAX_MESSAGE_BYTES
+  int32_t default_max_tokens = 128;   // --default-max-tokens, INFINI_DEFAULT_MAX_TOKENS
+  int32_t max_tokens = 4096;          // --max-tokens-limit, INFINI_MAX_TOKENS_LIMIT
+  std::string log_level = "info";     // --log-level, INFINI_LOG_LEVEL
+  std::string log_format = "text";    // --log-format, INFINI_LOG_FORMAT (text | json)
+};
+
+struct ParsedConfig {
+  ServerConfig config;
+  bool help = false;
+};
+
+// Throws std::invalid_argument naming the flag (or variable) and the value.
+ParsedConfig parse_server_config(const std::vector<std::string>& args,
+                                 const std::function<const char*(const char*)>& getenv);
+
+std::string server_usage();
+
+}  // namespace infini::server

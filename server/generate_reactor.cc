@@ -1,0 +1,183 @@
+#include "server/generate_reactor.h"
+
+#include "server/status.h"
+
+namespace infini::server {
+
+GenerationRequest generation_request(const v1::GenerationParams& params,
+                                     const GenerationLimits& limits,
+                                     const std::vector<std::string>& default_stop) {
+  using grpc::StatusCode;
+  GenerationRequest r;
+  if (params.max_tokens() < 0) {
+    throw ServiceError(StatusCode::INVALID_ARGUMENT,
+                       "params.max_tokens must be >= 0, got " + std::to_string(params.max_tokens()));
+  }
+  if (params.max_tokens() > limits.max_tokens) {
+    throw ServiceError(StatusCode::INVALID_ARGUMENT,
+                       "params.max_tokens " + std::to_string(params.max_tokens()) +
+                           " exceeds the server's limit of " + std::to_string(limits.max_tokens));
+  }
+  r.max_tokens = params.max_tokens() == 0 ? limits.default_max_tokens : params.max_tokens();
+  r.sampling.temperature = params.temperature();
+  r.sampling.top_k = params.top_k();
+  r.sampling.top_p = params.top_p() == 0.0f ? 1.0f : params.top_p();
+  r.sampling.seed = params.seed();
+  try {
+    r.sampling.validate();
+  } catch (const EngineError& e) {
+    throw ServiceError(StatusCode::INVALID_ARGUMENT, std::string("params.") + e.what());
+  }
+  for (int i = 0; i < params.stop_size(); ++i) {
+    if (params.stop(i).empty()) {
+      throw ServiceError(StatusCode::INVALID_ARGUMENT,
+                         "params.stop[" + std::to_string(i) + "] is empty");
+    }
+  }
+  if (params.stop_size() > 16) {
+    throw ServiceError(StatusCode::INVALID_ARGUMENT, "params.stop has more than 16 strings");
+  }
+  r.stop.assign(params.stop().begin(), params.stop().end());
+  if (r.stop.empty()) r.stop = default_stop;
+  return r;
+}
+
+namespace {
+
+v1::FinishReason to_proto(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kLength: return v1::FINISH_REASON_LENGTH;
+    case FinishReason::kStop: return v1::FINISH_REASON_STOP;
+    case FinishReason::kEndOfText: return v1::FINISH_REASON_END_OF_TEXT;
+    case FinishReason::kCancelled: return v1::FINISH_REASON_CANCELLED;
+  }
+  return v1::FINISH_REASON_UNSPECIFIED;
+}
+
+}  // namespace
+
+GenerateReactor::GenerateReactor(const ServiceContext& context, const char* method,
+                                 const std::string& session_id, std::string prompt_text,
+                                 const v1::GenerationParams& params)
+    : context_(context), call_(context, method), prompt_text_(std::move(prompt_text)) {
+  try {
+    if (session_id.empty()) {
+      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, "session_id is empty");
+    }
+    call_.set_session(session_id);
+    // Only Ask can bring an empty prompt (the summary template never is).
+    if (prompt_text_.empty()) {
+      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, "question is empty");
+    }
+    request_ = generation_request(params, context_.generation, context_.prompt.stop);
+    session_ = context_.sessions->get(session_id);
+    const bool queued = context_.scheduler->submit(session_->queue, [this] { generate(); });
+    context_.metrics->set_queue_depth(context_.scheduler->queued());
+    if (!queued) {
+      throw ServiceError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                         "the engine queue is full; retry later");
+    }
+  } catch (...) {
+    finish(current_exception_status());
+  }
+}
+
+void GenerateReactor::generate() {
+  try {
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled before generation started"));
+      return;
+    }
+    Session& s = *session_;
+    // The fork gets the session's state and any text still waiting for a
+    // word boundary; the session itself is not touched.
+    SessionState fork = s.state.fork();
+    StreamingEncoder encoder = s.encoder;
+    context_.model->ingest(fork, encoder.finish());
+    request_.prompt = context_.tokenizer->encode(prompt_text_);
+    s.touch();
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived_).count();
+    const GenerationResult result =
+        infini::generate(*context_.model, *context_.tokenizer, fork, request_,
+                         [this](std::string_view text) {
+                           if (cancelled_) return false;
+                           v1::GenerateResponse delta;
+                           delta.set_text(std::string(text));
+                           push(std::move(delta), false);
+                           return true;
+                         });
+    call_.add_tokens(result.generated_tokens);
+    const double ttft = waited + result.first_token_seconds;
+    context_.metrics->record_generation(ttft, result.generated_tokens,
+                                        result.total_seconds - result.first_token_seconds);
+    if (result.finish == FinishReason::kCancelled || cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "generation cancelled by the client"));
+      return;
+    }
+    v1::GenerateResponse last;
+    last.set_finish_reason(to_proto(result.finish));
+    v1::Usage* usage = last.mutable_usage();
+    usage->set_prompt_tokens(result.prompt_tokens);
+    usage->set_generated_tokens(result.generated_tokens);
+    usage->set_time_to_first_token_seconds(ttft);
+    usage->set_total_seconds(waited + result.total_seconds);
+    usage->set_tokens_per_second(result.total_seconds > 0
+                                     ? static_cast<double>(result.generated_tokens) / result.total_seconds
+                                     : 0.0);
+    push(std::move(last), true);
+  } catch (...) {
+    finish(current_exception_status());
+  }
+}
+
+void GenerateReactor::push(v1::GenerateResponse message, bool last) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (finished_) return;
+  outbox_.push_back(std::move(message));
+  last_queued_ = last;
+  if (!writing_) start_next_write();
+}
+
+void GenerateReactor::start_next_write() {
+  writing_ = true;
+  StartWrite(&outbox_.front());
+}
+
+void GenerateReactor::OnWriteDone(bool ok) {
+  bool finish_now = false;
+  grpc::Status status = grpc::Status::OK;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    outbox_.pop_front();
+    writing_ = false;
+    if (!ok) {
+      // The stream is broken: the generation stops at its next token and
+      // finishes the call; if it is already over, finish here.
+      cancelled_ = true;
+      finish_now = last_queued_;
+      status = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+    } else if (!outbox_.empty()) {
+      start_next_write();
+    } else if (last_queued_) {
+      finish_now = true;
+    }
+  }
+  if (finish_now) finish(status);
+}
+
+void GenerateReactor::OnCancel() { cancelled_ = true; }
+
+void GenerateReactor::OnDone() { delete this; }
+
+void GenerateReactor::finish(const grpc::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  call_.done(status);
+  Finish(status);
+}
+
+}  // namespace infini::server

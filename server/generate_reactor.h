@@ -1,0 +1,62 @@
+// Server-streaming Ask / Summarize: one reactor per call. The generation
+// runs as a task on the session's queue (after the chunks sent before it),
+// on a fork of the session's state; text deltas go into a per-call queue
+// that OnWriteDone drains, one write in flight at a time.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "engine/generator.h"
+#include "proto/infini/v1/long_context.grpc.pb.h"
+#include "server/rpc_call.h"
+#include "server/service_context.h"
+
+namespace infini::server {
+
+class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+ public:
+  // `prompt_text` continues the session's text (question or summary
+  // template). Errors in the request finish the call at once.
+  GenerateReactor(const ServiceContext& context, const char* method, const std::string& session_id,
+                  std::string prompt_text, const v1::GenerationParams& params);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  void generate();  // worker thread
+  void push(v1::GenerateResponse message, bool last);
+  void finish(const grpc::Status& status);
+  void start_next_write();  // under mutex_
+
+  const ServiceContext& context_;
+  RpcCall call_;
+  std::shared_ptr<Session> session_;
+  std::string prompt_text_;
+  GenerationRequest request_;
+  std::chrono::steady_clock::time_point arrived_ = std::chrono::steady_clock::now();
+  std::atomic<bool> cancelled_{false};
+
+  std::mutex mutex_;
+  std::deque<v1::GenerateResponse> outbox_;
+  bool writing_ = false;
+  bool last_queued_ = false;
+  bool finished_ = false;
+  grpc::Status final_status_;
+};
+
+// Maps the API's generation parameters onto the engine's, checking each
+// field against the server's limits (ServiceError naming the field).
+GenerationRequest generation_request(const v1::GenerationParams& params,
+                                     const GenerationLimits& limits,
+                                     const std::vector<std::string>& default_stop);
+
+}  // namespace infini::server

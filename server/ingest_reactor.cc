@@ -1,0 +1,188 @@
+#include "server/ingest_reactor.h"
+
+#include <chrono>
+
+#include "server/session_proto.h"
+#include "server/status.h"
+
+namespace infini::server {
+
+IngestReactor::IngestReactor(const ServiceContext& context, v1::IngestResponse* response)
+    : context_(context), response_(response), call_(context, "Ingest") {
+  StartRead(&request_);
+}
+
+void IngestReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    // The client closed its side (or the call was cancelled): nothing is in flight.
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "ingest cancelled by the client"));
+    } else if (session_ == nullptr) {
+      finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "empty Ingest stream: the first message must set session_id or create"));
+    } else {
+      finish(grpc::Status::OK);
+    }
+    return;
+  }
+  try {
+    accept(std::move(request_));
+  } catch (...) {
+    finish(current_exception_status());
+  }
+}
+
+void IngestReactor::OnCancel() { cancelled_ = true; }
+
+void IngestReactor::OnDone() { delete this; }
+
+void IngestReactor::accept(v1::IngestRequest request) {
+  using grpc::StatusCode;
+  const bool has_target = request.target_case() != v1::IngestRequest::TARGET_NOT_SET;
+  if (first_message_) {
+    first_message_ = false;
+    if (request.has_create()) {
+      Labels labels(request.create().labels().begin(), request.create().labels().end());
+      session_ = context_.sessions->create(labels);
+    } else if (request.target_case() == v1::IngestRequest::kSessionId) {
+      if (request.session_id().empty()) {
+        throw ServiceError(StatusCode::INVALID_ARGUMENT, "session_id is empty");
+      }
+      session_ = context_.sessions->get(request.session_id());
+    } else {
+      throw ServiceError(StatusCode::INVALID_ARGUMENT,
+                         "the first Ingest message must set session_id or create");
+    }
+    call_.set_session(session_->id);
+  } else if (has_target) {
+    throw ServiceError(StatusCode::INVALID_ARGUMENT,
+                       "session_id / create are only allowed in the first Ingest message");
+  }
+  if (request.has_token_ids()) {
+    const int64_t vocab = context_.model->config().vocab_size;
+    const auto& ids = request.token_ids().ids();
+    for (int i = 0; i < ids.size(); ++i) {
+      if (ids[i] < 0 || ids[i] >= vocab) {
+        throw ServiceError(StatusCode::INVALID_ARGUMENT,
+                           "token_ids.ids[" + std::to_string(i) + "] = " + std::to_string(ids[i]) +
+                               " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+      }
+    }
+  }
+  auto chunk = std::make_shared<v1::IngestRequest>(std::move(request));
+  const bool queued = context_.scheduler->submit(session_->queue, [this, chunk] {
+    try {
+      if (cancelled_) {
+        finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                            "ingest cancelled by the client; the chunk was not read"));
+        return;
+      }
+      apply(*chunk);
+    } catch (...) {
+      finish(current_exception_status());
+      return;
+    }
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                          "ingest cancelled by the client after " + std::to_string(chunks_) +
+                              " chunks; every chunk read counted whole"));
+    } else {
+      StartRead(&request_);
+    }
+  });
+  context_.metrics->set_queue_depth(context_.scheduler->queued());
+  if (!queued) {
+    throw ServiceError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       "the engine queue is full; the chunk was not read, retry later");
+  }
+}
+
+void IngestReactor::apply(const v1::IngestRequest& request) {
+  Session& s = *session_;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<int32_t> ids;
+  int64_t bytes = 0;
+  // A working copy: if the chunk is rejected the encoder is left as it was.
+  StreamingEncoder encoder = s.encoder;
+  Utf8Validator::Result utf8{};
+  bool text = false;
+  switch (request.chunk_case()) {
+    case v1::IngestRequest::kText:
+    case v1::IngestRequest::kTextBytes: {
+      const std::string& data =
+          request.has_text_bytes() ? request.text_bytes() : request.text();
+      utf8 = s.utf8.check(data);
+      if (utf8.invalid_at) {
+        throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                           "invalid UTF-8 at byte offset " + std::to_string(*utf8.invalid_at) +
+                               " of the session's text (byte " +
+                               std::to_string(*utf8.invalid_at - s.utf8.offset()) +
+                               " of this chunk); the chunk was not read");
+      }
+      ids = encoder.push(data);
+      bytes = static_cast<int64_t>(data.size());
+      text = true;
+      break;
+    }
+    case v1::IngestRequest::kTokenIds: {
+      // Token ids continue the stream after any text still pending.
+      if (!s.utf8.complete()) {
+        throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                           "token_ids after text that ends inside a UTF-8 character");
+      }
+      ids = encoder.finish();
+      ids.insert(ids.end(), request.token_ids().ids().begin(), request.token_ids().ids().end());
+      break;
+    }
+    case v1::IngestRequest::CHUNK_NOT_SET:
+      break;
+  }
+  if (request.flush()) {
+    if (!(text ? utf8.needed == 0 : s.utf8.complete())) {
+      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                         "flush requested but the text ends inside a UTF-8 character");
+    }
+    auto rest = encoder.finish();
+    ids.insert(ids.end(), rest.begin(), rest.end());
+  }
+  ForwardStats stats;
+  context_.model->ingest(s.state, ids, &stats);
+  s.encoder = std::move(encoder);
+  if (text) s.utf8.commit(utf8);
+  s.publish();
+  s.touch();
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ++chunks_;
+  bytes_ += bytes;
+  tokens_ += static_cast<int64_t>(ids.size());
+  segments_ += stats.segments_folded;
+  seconds_ += seconds;
+  call_.add_tokens(static_cast<int64_t>(ids.size()));
+  context_.metrics->record_ingest_chunk(static_cast<int64_t>(ids.size()), seconds);
+  if (stats.segments_folded > 0) {
+    context_.metrics->record_segment_folds(stats.segments_folded, stats.fold_seconds);
+  }
+}
+
+void IngestReactor::finish(const grpc::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  if (status.ok()) {
+    fill_session_proto(*session_, *context_.sessions, context_.model_name,
+                       response_->mutable_session());
+    response_->set_chunks(chunks_);
+    response_->set_bytes(bytes_);
+    response_->set_tokens(tokens_);
+    response_->set_segments(segments_);
+    response_->set_seconds(seconds_);
+  }
+  call_.done(status);
+  Finish(status);
+}
+
+}  // namespace infini::server

@@ -1,0 +1,169 @@
+// infini-server: flags, logging, model, gRPC (+ health, reflection),
+// /metrics, idle expiry, and a clean stop on SIGINT / SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/error.h"
+#include "server/config.h"
+#include "server/logging.h"
+#include "server/long_context_service.h"
+#include "server/metrics_http.h"
+#include "server/reflection_service.h"
+#include "proto/grpc/health/v1/health.pb.h"
+
+namespace {
+
+// Written by the signal handler, read by the main thread; nothing else.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+void on_signal(int signal) { g_stop_signal = signal; }
+
+std::string human_bytes(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / 1048576.0);
+  return buf;
+}
+
+int serve(const infini::server::ServerConfig& config) {
+  using namespace infini;
+  using namespace infini::server;
+  auto log = spdlog::get("server");
+
+  LoadOptions options;
+  options.backend = config.backend;
+  options.dtype = parse_compute_dtype(config.dtype);
+  options.gate = config.gate;
+  auto model = Model::load(config.model_dir, options);
+  auto tokenizer =
+      Tokenizer::load((std::filesystem::path(config.model_dir) / "tokenizer.model").string());
+  const ModelConfig& mc = model->config();
+  if (tokenizer->vocab_size() > mc.vocab_size) {
+    throw EngineError(ErrorCode::kInvalidArgument,
+                      "tokenizer has " + std::to_string(tokenizer->vocab_size()) +
+                          " pieces but the model's vocabulary is " + std::to_string(mc.vocab_size));
+  }
+
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int workers = config.threads > 0 ? config.threads : cores;
+
+  ServerMetrics metrics;
+  SessionManager sessions(model, tokenizer, {config.max_sessions, config.max_state_bytes});
+  Scheduler scheduler(workers, cores, config.queue_capacity);
+  metrics.set_session_totals_source([&sessions] {
+    return ServerMetrics::SessionTotals{sessions.count(), sessions.total_state_bytes(),
+                                        sessions.total_kv_equivalent_bytes()};
+  });
+
+  ServiceContext context;
+  context.model_name = std::filesystem::path(config.model_dir).filename().string();
+  if (context.model_name.empty()) {
+    context.model_name = std::filesystem::path(config.model_dir).parent_path().filename().string();
+  }
+  context.model = model;
+  context.tokenizer = tokenizer;
+  context.prompt = PromptTemplate::load(config.model_dir);
+  context.generation = {config.default_max_tokens, config.max_tokens};
+  context.sessions = &sessions;
+  context.scheduler = &scheduler;
+  context.metrics = &metrics;
+  LongContextService service(context);
+  // Touching a health message links its descriptor into the pool reflection reads.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  ReflectionService reflection({"infini.v1.LongContext", "grpc.health.v1.Health",
+                                "grpc.reflection.v1alpha.ServerReflection"});
+
+  log->info("model {} ({}): {} layers, hidden {}, {}/{} heads of {}, segment {}, {} memory, vocab {}",
+            context.model_name, config.model_dir, mc.num_layers, mc.hidden_size, mc.num_heads,
+            mc.num_kv_heads, mc.head_dim, mc.segment_size, memory_update_name(mc.memory_update),
+            mc.vocab_size);
+  log->info("backend {}; weights {}; state per session {} (memory {} + window {})",
+            model->backend().name(), human_bytes(model->weight_bytes()),
+            human_bytes(sessions.state_bytes_per_session()),
+            human_bytes(mc.memory_bytes()),
+            human_bytes(sessions.state_bytes_per_session() - mc.memory_bytes()));
+  log->info("{} engine workers sharing {} cores, queue {}, at most {} sessions / {} of state",
+            workers, cores, config.queue_capacity, config.max_sessions,
+            human_bytes(config.max_state_bytes));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.RegisterService(&service);
+  builder.RegisterService(&reflection);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    throw std::runtime_error("cannot listen on " + config.listen_address +
+                             " (address in use or invalid)");
+  }
+  server->GetHealthCheckService()->SetServingStatus("infini.v1.LongContext", true);
+  server->GetHealthCheckService()->SetServingStatus(true);
+
+  std::unique_ptr<MetricsHttpServer> metrics_http;
+  if (!config.metrics_address.empty()) {
+    metrics_http = std::make_unique<MetricsHttpServer>(config.metrics_address,
+                                                       [&metrics] { return metrics.render(); });
+    log->info("metrics on http://{}/metrics (port {})", config.metrics_address,
+              metrics_http->port());
+  }
+  // The port line is what scripts and tests wait for.
+  log->info("listening on {} (port {})", config.listen_address, port);
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  auto last_expiry = std::chrono::steady_clock::now();
+  while (g_stop_signal == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (config.idle_timeout_seconds > 0 &&
+        std::chrono::steady_clock::now() - last_expiry > std::chrono::seconds(1)) {
+      last_expiry = std::chrono::steady_clock::now();
+      for (const auto& id : sessions.expire_idle(std::chrono::seconds(config.idle_timeout_seconds))) {
+        spdlog::get("session")->info("session {} expired after {} s idle", id,
+                                     config.idle_timeout_seconds);
+      }
+    }
+  }
+  log->info("signal {}: stopping (in-flight calls get 10 s)", static_cast<int>(g_stop_signal));
+  server->GetHealthCheckService()->SetServingStatus(false);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  server->Wait();
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  infini::server::ParsedConfig parsed;
+  try {
+    parsed = infini::server::parse_server_config(args, [](const char* n) { return std::getenv(n); });
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "infini-server: %s\n", e.what());
+    return 2;
+  }
+  if (parsed.help) {
+    std::fputs(infini::server::server_usage().c_str(), stdout);
+    return 0;
+  }
+  try {
+    infini::server::setup_logging(parsed.config.log_level, parsed.config.log_format);
+    return serve(parsed.config);
+  } catch (const infini::EngineError& e) {
+    spdlog::get("server")->critical("cannot start: {} ({})", e.what(),
+                                    infini::error_code_name(e.code()));
+    return 1;
+  } catch (const std::exception& e) {
+    if (auto log = spdlog::get("server")) log->critical("cannot start: {}", e.what());
+    else std::fprintf(stderr, "infini-server: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,57 @@
+// Runs engine work off gRPC's threads. Tasks of one session run one at a
+// time, in the order they were submitted; different sessions run in
+// parallel on a fixed pool of workers. The queue is bounded: a full queue
+// refuses new work at once (RESOURCE_EXHAUSTED), it never blocks a caller.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace infini::server {
+
+// The per-session queue; sessions own one each.
+class SerialQueue {
+ private:
+  friend class Scheduler;
+  std::deque<std::function<void()>> tasks_;
+  bool scheduled_ = false;  // in the ready list or running
+};
+
+class Scheduler {
+ public:
+  // `workers` threads. A task's OpenMP team (oneDNN's and ours) gets
+  // cores / (tasks running now) threads: one session alone uses every core,
+  // several share them without oversubscribing.
+  Scheduler(int workers, int cores, int64_t capacity);
+  ~Scheduler();  // finishes queued tasks, then joins
+
+  // Queues `task` behind the earlier tasks of `queue`. Returns false (and
+  // drops the task) when `capacity` tasks are already waiting. Tasks must
+  // not throw.
+  bool submit(const std::shared_ptr<SerialQueue>& queue, std::function<void()> task);
+
+  int64_t queued() const { return queued_.load(); }
+  int workers() const { return static_cast<int>(threads_.size()); }
+
+ private:
+  void run();
+
+  const int cores_;
+  const int64_t capacity_;
+  std::atomic<int> running_{0};
+  std::mutex mutex_;
+  std::condition_variable ready_cv_;
+  std::deque<std::shared_ptr<SerialQueue>> ready_;
+  std::atomic<int64_t> queued_{0};
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace infini::server

@@ -1,0 +1,154 @@
+#include "server/session_manager.h"
+
+#include <random>
+
+#include "server/status.h"
+
+namespace infini::server {
+
+std::string new_session_id() {
+  // random_device reads the kernel's CSPRNG on Linux: ids are not guessable.
+  static thread_local std::random_device device;
+  static const char* kHex = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int i = 0; i < 4; ++i) {
+    uint32_t word = device();
+    for (int j = 0; j < 8; ++j) id[i * 8 + j] = kHex[(word >> (4 * j)) & 0xF];
+  }
+  return id;
+}
+
+Session::Session(std::string session_id, Labels session_labels, SessionState session_state,
+                 std::shared_ptr<const Tokenizer> tokenizer)
+    : id(std::move(session_id)),
+      labels(std::move(session_labels)),
+      created_at(Clock::now()),
+      state(std::move(session_state)),
+      encoder(std::move(tokenizer)) {
+  touch();
+  publish();
+}
+
+void Session::touch() {
+  last_used_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     Clock::now().time_since_epoch())
+                     .count();
+}
+
+void Session::publish() {
+  tokens = state.tokens();
+  segments = state.segments();
+  pending_text_bytes = static_cast<int64_t>(encoder.pending_text().size());
+}
+
+Clock::time_point Session::last_used() const {
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::nanoseconds(last_used_ns.load())));
+}
+
+SessionManager::SessionManager(std::shared_ptr<const Model> model,
+                               std::shared_ptr<const Tokenizer> tokenizer, SessionLimits limits)
+    : model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)),
+      limits_(limits),
+      state_bytes_(model_->new_session().state_bytes()) {}
+
+void SessionManager::check_room() const {
+  const int64_t n = static_cast<int64_t>(sessions_.size());
+  if (n >= limits_.max_sessions) {
+    throw ServiceError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       "session limit reached: " + std::to_string(n) + " of " +
+                           std::to_string(limits_.max_sessions) +
+                           " sessions exist; delete some or raise --max-sessions");
+  }
+  if ((n + 1) * state_bytes_ > limits_.max_state_bytes) {
+    throw ServiceError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       "state memory limit reached: " + std::to_string(n) + " sessions of " +
+                           std::to_string(state_bytes_) + " bytes; another would pass " +
+                           "--max-state-bytes=" + std::to_string(limits_.max_state_bytes));
+  }
+}
+
+std::shared_ptr<Session> SessionManager::insert(std::shared_ptr<Session> session) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  check_room();
+  sessions_[session->id] = session;
+  return session;
+}
+
+std::shared_ptr<Session> SessionManager::create(const Labels& labels) {
+  {
+    // Refuse before allocating a state that would not fit.
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_room();
+  }
+  return insert(
+      std::make_shared<Session>(new_session_id(), labels, model_->new_session(), tokenizer_));
+}
+
+std::shared_ptr<Session> SessionManager::fork(const Session& source, const Labels& labels) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    check_room();
+  }
+  auto copy = std::make_shared<Session>(new_session_id(), labels.empty() ? source.labels : labels,
+                                        source.state.fork(), tokenizer_);
+  copy->encoder = source.encoder;
+  copy->utf8 = source.utf8;
+  copy->publish();
+  return insert(std::move(copy));
+}
+
+std::shared_ptr<Session> SessionManager::get(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    throw ServiceError(grpc::StatusCode::NOT_FOUND, "session '" + id + "' not found");
+  }
+  return it->second;
+}
+
+bool SessionManager::remove(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return sessions_.erase(id) > 0;
+}
+
+SessionManager::Page SessionManager::list(int64_t page_size, const std::string& page_token) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Page page;
+  auto it = page_token.empty() ? sessions_.begin() : sessions_.upper_bound(page_token);
+  for (; it != sessions_.end() && static_cast<int64_t>(page.sessions.size()) < page_size; ++it) {
+    page.sessions.push_back(it->second);
+  }
+  if (it != sessions_.end() && !page.sessions.empty()) page.next_token = page.sessions.back()->id;
+  return page;
+}
+
+std::vector<std::string> SessionManager::expire_idle(std::chrono::seconds idle) {
+  const auto cutoff = Clock::now() - idle;
+  std::vector<std::string> expired;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    if (it->second->last_used() < cutoff) {
+      expired.push_back(it->first);
+      it = sessions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
+}
+
+int64_t SessionManager::count() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int64_t>(sessions_.size());
+}
+
+int64_t SessionManager::total_kv_equivalent_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int64_t total = 0;
+  for (const auto& [id, s] : sessions_) total += model_->config().kv_cache_bytes(s->tokens.load(), 2);
+  return total;
+}
+
+}  // namespace infini::server

@@ -1,0 +1,671 @@
+// The client library (and infini-client) against an in-process fake
+// LongContext service that records what arrives and answers from a script.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <streambuf>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/infini_client.h"
+
+namespace infini::client {
+namespace {
+
+using namespace std::chrono_literals;
+
+class FakeLongContext final : public v1::LongContext::Service {
+ public:
+  // ---- scripted behaviour ----
+  std::vector<std::string> deltas = {"The ", "answer ", "is ", "4", "2."};
+  bool generate_forever = false;   // deltas until the client cancels
+  int generate_error_after = -1;   // fail with RESOURCE_EXHAUSTED after this many deltas
+  int ingest_error_after = -1;     // fail with INVALID_ARGUMENT after this many messages
+  int session_count = 7;           // sessions s00, s01, ... listed
+  bool repeat_page_token = false;  // a broken server that never advances
+
+  // ---- what arrived ----
+  std::mutex mu;
+  std::vector<std::vector<v1::IngestRequest>> ingests;  // one entry per call
+  std::vector<v1::ListSessionsRequest> list_requests;
+  v1::CreateSessionRequest last_create;
+  v1::ForkSessionRequest last_fork;
+  std::vector<std::string> deleted;
+  v1::AskRequest last_ask;
+  v1::SummarizeRequest last_summarize;
+  std::atomic<bool> saw_cancel{false};
+  std::atomic<int> forever_deltas_written{0};
+
+  grpc::Status CreateSession(grpc::ServerContext*, const v1::CreateSessionRequest* request,
+                             v1::Session* session) override {
+    std::lock_guard lock(mu);
+    last_create = *request;
+    session->set_id("created-1");
+    *session->mutable_labels() = request->labels();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetSession(grpc::ServerContext* context, const v1::GetSessionRequest* request,
+                          v1::Session* session) override {
+    if (request->session_id() == "slow") {
+      for (int i = 0; i < 500 && !context->IsCancelled(); ++i) std::this_thread::sleep_for(10ms);
+    }
+    if (request->session_id() != "s01") {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                          "session " + request->session_id() + " not found");
+    }
+    session->set_id("s01");
+    session->set_tokens(1234);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListSessions(grpc::ServerContext*, const v1::ListSessionsRequest* request,
+                            v1::ListSessionsResponse* response) override {
+    std::lock_guard lock(mu);
+    list_requests.push_back(*request);
+    const int size = request->page_size() > 0 ? request->page_size() : 100;
+    const int start = request->page_token().empty() ? 0 : std::stoi(request->page_token());
+    for (int i = start; i < std::min(start + size, session_count); ++i) {
+      v1::Session* s = response->add_sessions();
+      s->set_id((i < 10 ? "s0" : "s") + std::to_string(i));
+      s->set_tokens(1000 * i);
+      s->set_segments(i);
+      s->set_state_bytes(4 << 20);
+      s->set_compression_ratio(12.5 * i);
+      s->mutable_last_used_at()->set_seconds(1700000000 + i);
+    }
+    if (repeat_page_token) {
+      response->set_next_page_token("3");
+    } else if (start + size < session_count) {
+      response->set_next_page_token(std::to_string(start + size));
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DeleteSession(grpc::ServerContext*, const v1::DeleteSessionRequest* request,
+                             v1::DeleteSessionResponse*) override {
+    std::lock_guard lock(mu);
+    deleted.push_back(request->session_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ForkSession(grpc::ServerContext*, const v1::ForkSessionRequest* request,
+                           v1::Session* session) override {
+    std::lock_guard lock(mu);
+    last_fork = *request;
+    session->set_id("fork-of-" + request->session_id());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Ingest(grpc::ServerContext*, grpc::ServerReader<v1::IngestRequest>* reader,
+                      v1::IngestResponse* response) override {
+    std::vector<v1::IngestRequest> messages;
+    v1::IngestRequest message;
+    int64_t bytes = 0;
+    while (reader->Read(&message)) {
+      bytes += static_cast<int64_t>(message.text_bytes().size());
+      messages.push_back(message);
+      if (static_cast<int>(messages.size()) == ingest_error_after) {
+        record(std::move(messages));
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "invalid UTF-8 at byte 13");
+      }
+    }
+    const std::string id =
+        messages.empty() || messages[0].session_id().empty() ? "new-1" : messages[0].session_id();
+    response->set_chunks(static_cast<int64_t>(messages.size()));
+    response->set_bytes(bytes);
+    response->set_tokens(bytes / 4);
+    response->set_segments(bytes / 4 / 2048);
+    response->set_seconds(0.5);
+    v1::Session* session = response->mutable_session();
+    session->set_id(id);
+    session->set_tokens(bytes / 4);
+    session->set_state_bytes(4 << 20);
+    session->set_kv_equivalent_bytes(64 << 20);
+    session->set_compression_ratio(16.0);
+    record(std::move(messages));
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Ask(grpc::ServerContext* context, const v1::AskRequest* request,
+                   grpc::ServerWriter<v1::GenerateResponse>* writer) override {
+    {
+      std::lock_guard lock(mu);
+      last_ask = *request;
+    }
+    return generate(context, writer);
+  }
+
+  grpc::Status Summarize(grpc::ServerContext* context, const v1::SummarizeRequest* request,
+                         grpc::ServerWriter<v1::GenerateResponse>* writer) override {
+    {
+      std::lock_guard lock(mu);
+      last_summarize = *request;
+    }
+    return generate(context, writer);
+  }
+
+ private:
+  void record(std::vector<v1::IngestRequest> messages) {
+    std::lock_guard lock(mu);
+    ingests.push_back(std::move(messages));
+  }
+
+  grpc::Status generate(grpc::ServerContext* context,
+                        grpc::ServerWriter<v1::GenerateResponse>* writer) {
+    v1::GenerateResponse message;
+    if (generate_forever) {
+      const auto give_up = std::chrono::steady_clock::now() + 10s;
+      for (int i = 0; std::chrono::steady_clock::now() < give_up; ++i) {
+        message.set_text("t" + std::to_string(i) + " ");
+        if (context->IsCancelled() || !writer->Write(message)) {
+          saw_cancel = true;
+          return grpc::Status::CANCELLED;
+        }
+        ++forever_deltas_written;
+        std::this_thread::sleep_for(1ms);
+      }
+      return grpc::Status(grpc::StatusCode::INTERNAL, "the client never cancelled");
+    }
+    for (size_t i = 0; i < deltas.size(); ++i) {
+      if (static_cast<int>(i) == generate_error_after) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "scheduler queue is full");
+      }
+      message.set_text(deltas[i]);
+      writer->Write(message);
+    }
+    v1::GenerateResponse last;
+    last.set_finish_reason(v1::FINISH_REASON_STOP);
+    last.mutable_usage()->set_prompt_tokens(11);
+    last.mutable_usage()->set_generated_tokens(static_cast<int64_t>(deltas.size()));
+    last.mutable_usage()->set_time_to_first_token_seconds(0.25);
+    last.mutable_usage()->set_tokens_per_second(16.0);
+    last.mutable_usage()->set_total_seconds(0.5);
+    writer->Write(last);
+    return grpc::Status::OK;
+  }
+};
+
+// Text with multi-byte characters, so that small chunks cut inside them.
+std::string make_document(size_t min_bytes) {
+  const char* pieces[] = {"plain words ", "naïve café ", "日本語のテキスト ", "emoji 🙂 ",
+                          "line\n"};
+  std::string doc;
+  for (size_t i = 0; doc.size() < min_bytes; ++i) {
+    doc += pieces[i % 5];
+    doc += std::to_string(i);
+  }
+  return doc;
+}
+
+// A stream that cannot seek, like a pipe: its size is unknown up front.
+class PipeBuf : public std::streambuf {
+ public:
+  explicit PipeBuf(std::string data) : data_(std::move(data)) {
+    setg(data_.data(), data_.data(), data_.data() + data_.size());
+  }
+
+ private:
+  std::string data_;
+};
+
+class ClientLibraryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ASSERT_NE(port_, 0);
+    address_ = "127.0.0.1:" + std::to_string(port_);
+  }
+  void TearDown() override { server_->Shutdown(std::chrono::system_clock::now() + 1s); }
+
+  std::vector<v1::IngestRequest> only_ingest() {
+    std::lock_guard lock(service_.mu);
+    EXPECT_EQ(service_.ingests.size(), 1u);
+    return service_.ingests.empty() ? std::vector<v1::IngestRequest>{} : service_.ingests[0];
+  }
+
+  FakeLongContext service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string address_;
+};
+
+template <typename Call>
+void expect_client_error(Call call, grpc::StatusCode code, const std::string& message) {
+  try {
+    call();
+    ADD_FAILURE() << "expected ClientError " << status_code_name(code);
+  } catch (const ClientError& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_EQ(e.message(), message);
+    EXPECT_EQ(std::string(e.what()), std::string(status_code_name(code)) + ": " + message);
+  }
+}
+
+// ---- ingest ----
+
+class ChunkSizeTest : public ClientLibraryTest, public ::testing::WithParamInterface<size_t> {};
+
+TEST_P(ChunkSizeTest, DocumentArrivesIntactAndInOrderWithProgressPerChunk) {
+  const size_t chunk = GetParam();
+  const std::string doc = make_document(chunk == 1 ? 3000 : 200 * 1000);
+  const size_t expected_messages = (doc.size() + chunk - 1) / chunk;
+  InfiniClient client(address_);
+  IngestOptions options;
+  options.chunk_bytes = chunk;
+  options.labels = {{"source", "test"}};
+
+  for (const bool from_stream : {false, true}) {
+    SCOPED_TRACE(from_stream ? "std::istream" : "std::string_view");
+    {
+      std::lock_guard lock(service_.mu);
+      service_.ingests.clear();
+    }
+    std::vector<IngestProgress> progress;
+    auto on_progress = [&](const IngestProgress& p) { progress.push_back(p); };
+    std::istringstream stream(doc);
+    const v1::IngestResponse response = from_stream ? client.ingest(stream, options, on_progress)
+                                                    : client.ingest(doc, options, on_progress);
+    EXPECT_EQ(response.session().id(), "new-1");
+    EXPECT_EQ(response.bytes(), static_cast<int64_t>(doc.size()));
+
+    const auto messages = only_ingest();
+    ASSERT_EQ(messages.size(), expected_messages);
+    std::string joined;
+    for (size_t i = 0; i < messages.size(); ++i) {
+      const auto& m = messages[i];
+      ASSERT_EQ(m.chunk_case(), v1::IngestRequest::kTextBytes) << "message " << i;
+      if (i + 1 < messages.size()) EXPECT_EQ(m.text_bytes().size(), chunk) << "message " << i;
+      EXPECT_EQ(m.flush(), i + 1 == messages.size()) << "message " << i;
+      if (i == 0) {
+        ASSERT_EQ(m.target_case(), v1::IngestRequest::kCreate);
+        EXPECT_EQ(m.create().labels().at("source"), "test");
+      } else {
+        EXPECT_EQ(m.target_case(), v1::IngestRequest::TARGET_NOT_SET) << "message " << i;
+      }
+      joined += m.text_bytes();
+    }
+    EXPECT_EQ(joined.size(), doc.size());
+    EXPECT_TRUE(joined == doc) << "the document arrived changed or out of order";
+
+    ASSERT_EQ(progress.size(), expected_messages);
+    for (size_t i = 0; i < progress.size(); ++i) {
+      EXPECT_EQ(progress[i].chunks, static_cast<int64_t>(i + 1));
+      EXPECT_EQ(progress[i].sent, static_cast<int64_t>(std::min(doc.size(), (i + 1) * chunk)));
+      EXPECT_EQ(progress[i].total, std::optional<int64_t>(doc.size()));
+      EXPECT_EQ(progress[i].last, i + 1 == progress.size()) << "progress " << i;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Chunks, ChunkSizeTest, ::testing::Values(1, 7, 64 * 1024),
+                         [](const auto& info) { return std::to_string(info.param) + "_bytes"; });
+
+TEST_F(ClientLibraryTest, IngestIntoAnExistingSessionNamesItInTheFirstMessageOnly) {
+  InfiniClient client(address_);
+  IngestOptions options;
+  options.session_id = "s01";
+  options.chunk_bytes = 4;
+  const auto response = client.ingest(std::string_view("hello world"), options);
+  EXPECT_EQ(response.session().id(), "s01");
+  const auto messages = only_ingest();
+  ASSERT_EQ(messages.size(), 3u);
+  EXPECT_EQ(messages[0].target_case(), v1::IngestRequest::kSessionId);
+  EXPECT_EQ(messages[0].session_id(), "s01");
+  EXPECT_EQ(messages[1].target_case(), v1::IngestRequest::TARGET_NOT_SET);
+  EXPECT_EQ(messages[2].target_case(), v1::IngestRequest::TARGET_NOT_SET);
+}
+
+TEST_F(ClientLibraryTest, LabelsWithAnExistingSessionAreRejectedBeforeAnyCall) {
+  InfiniClient client(address_);
+  IngestOptions options;
+  options.session_id = "s01";
+  options.labels = {{"k", "v"}};
+  expect_client_error([&] { client.ingest(std::string_view("text"), options); },
+                      grpc::StatusCode::INVALID_ARGUMENT,
+                      "labels apply only to a new session, not to session s01");
+  std::lock_guard lock(service_.mu);
+  EXPECT_TRUE(service_.ingests.empty());
+}
+
+TEST_F(ClientLibraryTest, PipeHasUnknownTotalAndNoFlushWhenAsked) {
+  InfiniClient client(address_);
+  const std::string doc = make_document(1000);
+  PipeBuf buf(doc);
+  std::istream pipe(&buf);
+  IngestOptions options;
+  options.chunk_bytes = 100;
+  options.flush = false;
+  std::vector<IngestProgress> progress;
+  client.ingest(pipe, options, [&](const IngestProgress& p) { progress.push_back(p); });
+  ASSERT_FALSE(progress.empty());
+  for (const auto& p : progress) EXPECT_EQ(p.total, std::nullopt);
+  EXPECT_EQ(progress.back().sent, static_cast<int64_t>(doc.size()));
+  std::string joined;
+  for (const auto& m : only_ingest()) {
+    EXPECT_FALSE(m.flush());
+    joined += m.text_bytes();
+  }
+  EXPECT_TRUE(joined == doc);
+}
+
+TEST_F(ClientLibraryTest, EmptyDocumentIsOneMessageThatCreatesTheSessionAndFlushes) {
+  InfiniClient client(address_);
+  std::vector<IngestProgress> progress;
+  client.ingest(std::string_view(), {}, [&](const IngestProgress& p) { progress.push_back(p); });
+  const auto messages = only_ingest();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].target_case(), v1::IngestRequest::kCreate);
+  EXPECT_EQ(messages[0].chunk_case(), v1::IngestRequest::kTextBytes);
+  EXPECT_TRUE(messages[0].flush());
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_EQ(progress[0].sent, 0);
+  EXPECT_TRUE(progress[0].last);
+}
+
+TEST_F(ClientLibraryTest, TokenIdsArriveInOrderInChunks) {
+  InfiniClient client(address_);
+  std::vector<int32_t> ids(10000);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i * 7 % 32000);
+  IngestOptions options;
+  options.chunk_tokens = 4096;
+  std::vector<int64_t> sent;
+  client.ingest_tokens(ids, options, [&](const IngestProgress& p) { sent.push_back(p.sent); });
+  EXPECT_EQ(sent, (std::vector<int64_t>{4096, 8192, 10000}));
+  const auto messages = only_ingest();
+  ASSERT_EQ(messages.size(), 3u);
+  std::vector<int32_t> received;
+  for (const auto& m : messages) {
+    ASSERT_EQ(m.chunk_case(), v1::IngestRequest::kTokenIds);
+    received.insert(received.end(), m.token_ids().ids().begin(), m.token_ids().ids().end());
+  }
+  EXPECT_EQ(received, ids);
+  EXPECT_TRUE(messages.back().flush());
+}
+
+TEST_F(ClientLibraryTest, IngestServerErrorSurfacesWithCodeAndMessage) {
+  service_.ingest_error_after = 2;
+  InfiniClient client(address_);
+  IngestOptions options;
+  options.chunk_bytes = 7;
+  expect_client_error([&] { client.ingest(make_document(100000), options); },
+                      grpc::StatusCode::INVALID_ARGUMENT, "invalid UTF-8 at byte 13");
+}
+
+TEST_F(ClientLibraryTest, ProgressCallbackThatThrowsEndsTheCall) {
+  InfiniClient client(address_);
+  IngestOptions options;
+  options.chunk_bytes = 10;
+  int calls = 0;
+  EXPECT_THROW(client.ingest(make_document(10000), options,
+                             [&](const IngestProgress&) {
+                               if (++calls == 3) throw std::runtime_error("stop");
+                             }),
+               std::runtime_error);
+  EXPECT_EQ(calls, 3);
+  // The server sees a cancelled call, not a finished document.
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < give_up) {
+    {
+      std::lock_guard lock(service_.mu);
+      if (!service_.ingests.empty()) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  std::lock_guard lock(service_.mu);
+  ASSERT_EQ(service_.ingests.size(), 1u);
+  EXPECT_LE(service_.ingests[0].size(), 3u);
+  for (const auto& m : service_.ingests[0]) EXPECT_FALSE(m.flush());
+}
+
+// ---- ask / summarize ----
+
+TEST_F(ClientLibraryTest, AskDeliversDeltasInOrderAndReturnsTheFinalUsage) {
+  InfiniClient client(address_);
+  GenerationParams params;
+  params.max_tokens = 64;
+  params.temperature = 0.7f;
+  params.top_k = 40;
+  params.top_p = 0.9f;
+  params.seed = 1234567890123ull;
+  params.stop = {"\n\n", "END"};
+  std::vector<std::string> seen;
+  const GenerateResult result =
+      client.ask("s01", "what is the answer?", params, [&](std::string_view delta) {
+        seen.emplace_back(delta);
+        return true;
+      });
+  EXPECT_EQ(seen, service_.deltas);
+  EXPECT_EQ(result.text, "The answer is 42.");
+  EXPECT_EQ(result.finish_reason, v1::FINISH_REASON_STOP);
+  EXPECT_FALSE(result.cancelled_by_client);
+  EXPECT_EQ(result.usage.prompt_tokens(), 11);
+  EXPECT_EQ(result.usage.generated_tokens(), 5);
+  EXPECT_DOUBLE_EQ(result.usage.time_to_first_token_seconds(), 0.25);
+  EXPECT_DOUBLE_EQ(result.usage.tokens_per_second(), 16.0);
+
+  std::lock_guard lock(service_.mu);
+  const auto& request = service_.last_ask;
+  EXPECT_EQ(request.session_id(), "s01");
+  EXPECT_EQ(request.question(), "what is the answer?");
+  EXPECT_EQ(request.params().max_tokens(), 64);
+  EXPECT_FLOAT_EQ(request.params().temperature(), 0.7f);
+  EXPECT_EQ(request.params().top_k(), 40);
+  EXPECT_FLOAT_EQ(request.params().top_p(), 0.9f);
+  EXPECT_EQ(request.params().seed(), 1234567890123ull);
+  ASSERT_EQ(request.params().stop_size(), 2);
+  EXPECT_EQ(request.params().stop(0), "\n\n");
+  EXPECT_EQ(request.params().stop(1), "END");
+}
+
+TEST_F(ClientLibraryTest, SummarizeStreamsLikeAsk) {
+  InfiniClient client(address_);
+  GenerationParams params;
+  params.max_tokens = 7;
+  std::string streamed;
+  const GenerateResult result = client.summarize("s01", params, [&](std::string_view delta) {
+    streamed += delta;
+    return true;
+  });
+  EXPECT_EQ(streamed, "The answer is 42.");
+  EXPECT_EQ(result.finish_reason, v1::FINISH_REASON_STOP);
+  EXPECT_EQ(result.usage.generated_tokens(), 5);
+  std::lock_guard lock(service_.mu);
+  EXPECT_EQ(service_.last_summarize.session_id(), "s01");
+  EXPECT_EQ(service_.last_summarize.params().max_tokens(), 7);
+}
+
+TEST_F(ClientLibraryTest, OnTextReturningFalseCancelsTheStream) {
+  service_.generate_forever = true;
+  InfiniClient client(address_);
+  int calls = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const GenerateResult result =
+      client.ask("s01", "go on for ever", {}, [&](std::string_view) { return ++calls < 3; });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(calls, 3) << "on_text was called after it asked to stop";
+  EXPECT_TRUE(result.cancelled_by_client);
+  EXPECT_EQ(result.finish_reason, v1::FINISH_REASON_CANCELLED);
+  EXPECT_EQ(result.text, "t0 t1 t2 ");
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (!service_.saw_cancel && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_TRUE(service_.saw_cancel) << "the server went on generating";
+}
+
+TEST_F(ClientLibraryTest, GenerateServerErrorSurfacesAfterTheDeltasBeforeIt) {
+  service_.generate_error_after = 2;
+  InfiniClient client(address_);
+  std::vector<std::string> seen;
+  expect_client_error(
+      [&] {
+        client.ask("s01", "q", {}, [&](std::string_view delta) {
+          seen.emplace_back(delta);
+          return true;
+        });
+      },
+      grpc::StatusCode::RESOURCE_EXHAUSTED, "scheduler queue is full");
+  EXPECT_EQ(seen, (std::vector<std::string>{"The ", "answer "}));
+}
+
+// ---- sessions ----
+
+TEST_F(ClientLibraryTest, ServerErrorsSurfaceAsClientErrorWithCodeAndMessage) {
+  InfiniClient client(address_);
+  expect_client_error([&] { client.get_session("missing"); }, grpc::StatusCode::NOT_FOUND,
+                      "session missing not found");
+  EXPECT_EQ(client.get_session("s01").tokens(), 1234);
+}
+
+TEST_F(ClientLibraryTest, CallTimeoutBecomesDeadlineExceeded) {
+  ClientOptions options;
+  options.call_timeout = 200ms;
+  InfiniClient client(address_, options);
+  try {
+    client.get_session("slow");
+    ADD_FAILURE() << "expected DEADLINE_EXCEEDED";
+  } catch (const ClientError& e) {
+    EXPECT_EQ(e.code(), grpc::StatusCode::DEADLINE_EXCEEDED) << e.what();
+  }
+}
+
+TEST_F(ClientLibraryTest, ListAllSessionsFollowsNextPageToken) {
+  InfiniClient client(address_);
+  const auto sessions = client.list_all_sessions(3);
+  std::vector<std::string> ids;
+  for (const auto& s : sessions) ids.push_back(s.id());
+  EXPECT_EQ(ids, (std::vector<std::string>{"s00", "s01", "s02", "s03", "s04", "s05", "s06"}));
+  std::lock_guard lock(service_.mu);
+  ASSERT_EQ(service_.list_requests.size(), 3u);
+  EXPECT_EQ(service_.list_requests[0].page_token(), "");
+  EXPECT_EQ(service_.list_requests[1].page_token(), "3");
+  EXPECT_EQ(service_.list_requests[2].page_token(), "6");
+  for (const auto& r : service_.list_requests) EXPECT_EQ(r.page_size(), 3);
+}
+
+TEST_F(ClientLibraryTest, ListAllSessionsStopsOnARepeatedPageToken) {
+  service_.repeat_page_token = true;
+  InfiniClient client(address_);
+  expect_client_error([&] { client.list_all_sessions(3); }, grpc::StatusCode::INTERNAL,
+                      "ListSessions returned the same page token again: '3'");
+}
+
+TEST_F(ClientLibraryTest, CreateForkDeleteCarryIdsAndLabels) {
+  InfiniClient client(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+  EXPECT_EQ(client.create_session({{"team", "search"}}).id(), "created-1");
+  EXPECT_EQ(client.fork_session("s01", {{"branch", "a"}}).id(), "fork-of-s01");
+  client.delete_session("s02");
+  std::lock_guard lock(service_.mu);
+  EXPECT_EQ(service_.last_create.labels().at("team"), "search");
+  EXPECT_EQ(service_.last_fork.session_id(), "s01");
+  EXPECT_EQ(service_.last_fork.labels().at("branch"), "a");
+  EXPECT_EQ(service_.deleted, std::vector<std::string>{"s02"});
+}
+
+// ---- infini-client against the same fake ----
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// `environment`: assignments put before the command, as a shell reads them.
+CliResult run_cli(const std::string& args, const std::string& environment = "") {
+  const auto err_path = std::filesystem::temp_directory_path() /
+                        ("infini_client_test_" + std::to_string(::getpid()) + ".err");
+  const std::string command = environment + " " + std::string(INFINI_BIN_DIR) + "/infini-client " +
+                              args + " 2>" + err_path.string();
+  CliResult result;
+  std::FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buf[4096];
+  size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, pipe)) > 0) result.out.append(buf, got);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_path);
+  result.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+  std::filesystem::remove(err_path);
+  return result;
+}
+
+TEST_F(ClientLibraryTest, CliIngestPrintsTheSessionIdAndSendsTheFile) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("infini_client_doc_" + std::to_string(::getpid()) + ".txt");
+  const std::string doc = make_document(5000);
+  std::ofstream(path, std::ios::binary) << doc;
+  const CliResult r = run_cli("--server " + address_ + " ingest " + path.string() +
+                              " --chunk-bytes 1K --label team=search --no-progress");
+  std::filesystem::remove(path);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "new-1\n");
+  EXPECT_NE(r.err.find("tokens"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("compression 16.0x"), std::string::npos) << r.err;
+  const auto messages = only_ingest();
+  ASSERT_EQ(messages.size(), (doc.size() + 1023) / 1024);
+  EXPECT_EQ(messages[0].create().labels().at("team"), "search");
+  std::string joined;
+  for (const auto& m : messages) joined += m.text_bytes();
+  EXPECT_TRUE(joined == doc);
+}
+
+TEST_F(ClientLibraryTest, CliAskStreamsTextToStdoutAndUsageToStderr) {
+  const CliResult r = run_cli("ask s01 'why?' --server " + address_ +
+                              " --max-tokens 9 --stop END --stop STOP --temperature 0.5");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "The answer is 42.");
+  EXPECT_NE(r.err.find("finish: stop, prompt 11 tokens, generated 5 tokens"), std::string::npos)
+      << r.err;
+  std::lock_guard lock(service_.mu);
+  EXPECT_EQ(service_.last_ask.question(), "why?");
+  EXPECT_EQ(service_.last_ask.params().max_tokens(), 9);
+  EXPECT_EQ(service_.last_ask.params().stop_size(), 2);
+}
+
+TEST_F(ClientLibraryTest, CliSessionsLsPrintsATableOfEveryPage) {
+  const CliResult ls = run_cli("sessions ls --page-size 2 --server " + address_);
+  EXPECT_EQ(ls.exit_code, 0) << ls.err;
+  std::istringstream lines(ls.out);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 8u) << ls.out;
+  EXPECT_EQ(rows[0].rfind("ID", 0), 0u);
+  EXPECT_NE(rows[0].find("LAST USED"), std::string::npos);
+  EXPECT_EQ(rows[4].rfind("s03", 0), 0u);
+  EXPECT_NE(rows[4].find("3,000"), std::string::npos) << rows[4];
+  EXPECT_NE(rows[4].find("37.5x"), std::string::npos) << rows[4];
+}
+
+TEST_F(ClientLibraryTest, CliErrorsExitOneWithCodeAndUsageErrorsExitTwo) {
+  const CliResult missing = run_cli("--server " + address_ + " sessions get missing");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "infini-client: NOT_FOUND: session missing not found\n");
+  const CliResult env = run_cli("sessions get missing", "INFINI_SERVER=" + address_);
+  EXPECT_EQ(env.exit_code, 1);
+  EXPECT_EQ(env.err, "infini-client: NOT_FOUND: session missing not found\n");
+  const CliResult slow = run_cli("--server " + address_ + " --timeout 0.2 sessions get slow");
+  EXPECT_EQ(slow.exit_code, 1);
+  EXPECT_EQ(slow.err.rfind("infini-client: DEADLINE_EXCEEDED: ", 0), 0u) << slow.err;
+  EXPECT_EQ(run_cli("ask s01").exit_code, 2);
+  EXPECT_EQ(run_cli("ingest file --bogus").exit_code, 2);
+  EXPECT_EQ(run_cli("sessions frobnicate").exit_code, 2);
+  EXPECT_EQ(run_cli("ask --help").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace infini::client
