@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -68,7 +69,7 @@ generated tokens, time to first token, tokens/s) goes to stderr.)";
 constexpr const char* kAskUsage = R"(usage: infini-client ask SESSION QUESTION|- [flags]
 
 Asks QUESTION (or stdin for -) of the session's memory. The session itself
-does not change.)";
+does not change. Put -- before a QUESTION that starts with -.)";
 
 constexpr const char* kSummarizeUsage = R"(usage: infini-client summarize SESSION [flags]
 
@@ -316,6 +317,9 @@ int ingest_command(const std::vector<std::string>& argv) {
   std::ifstream file;
   std::istream* document = &std::cin;
   if (path != "-") {
+    if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+      throw LocalError("cannot read '" + path + "': it is a directory");
+    }
     file.open(path, std::ios::binary);
     if (!file) throw LocalError("cannot open '" + path + "': " + std::strerror(errno));
     document = &file;

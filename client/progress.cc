@@ -44,7 +44,7 @@ TransferProgress::TransferProgress(std::FILE* out, bool draw)
   ticker_ = std::thread([this] {
     std::unique_lock lock(mu_);
     while (!stopping_) {
-      draw_locked();
+      if (updated_) draw_locked();
       wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
     }
   });
@@ -58,6 +58,7 @@ double TransferProgress::seconds() const {
 
 void TransferProgress::update(int64_t bytes, std::optional<int64_t> total, bool all_sent) {
   std::lock_guard lock(mu_);
+  updated_ = true;
   bytes_ = bytes;
   total_ = total;
   if (all_sent && !all_sent_at_) {

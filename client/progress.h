@@ -53,6 +53,7 @@ class TransferProgress {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool updated_ = false;  // nothing to draw before the first chunk
   int64_t bytes_ = 0;
   std::optional<int64_t> total_;
   std::optional<double> all_sent_at_;  // seconds from the start

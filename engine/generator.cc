@@ -66,6 +66,8 @@ GenerationResult generate(const Model& model, const Tokenizer& tokenizer, Sessio
   GenerationResult result;
   result.prompt_tokens = static_cast<int64_t>(request.prompt.size());
   std::vector<float> logits = model.logits_last(state, request.prompt);
+  const size_t sample_size =
+      std::min(logits.size(), static_cast<size_t>(std::max<int64_t>(1, tokenizer.vocab_size())));
   std::vector<int32_t> generated;
   std::string text;
   size_t sent = 0;
@@ -77,7 +79,9 @@ GenerationResult generate(const Model& model, const Tokenizer& tokenizer, Sessio
   };
 
   while (true) {
-    const int32_t id = sampler.next(logits);
+    // Checkpoints often pad the vocabulary past the tokenizer's pieces; ids
+    // the tokenizer cannot decode are never sampled.
+    const int32_t id = sampler.next(std::span<const float>(logits).first(sample_size));
     if (generated.empty()) result.first_token_seconds = seconds();
     if (id == tokenizer.eos_id() && !request.ignore_eos) {
       result.finish = FinishReason::kEndOfText;

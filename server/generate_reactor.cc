@@ -93,7 +93,10 @@ void GenerateReactor::generate() {
     // word boundary; the session itself is not touched.
     SessionState fork = s.state.fork();
     StreamingEncoder encoder = s.encoder;
-    context_.model->ingest(fork, encoder.finish());
+    std::vector<int32_t> tail = s.pending_ids;
+    const std::vector<int32_t> rest = encoder.finish();
+    tail.insert(tail.end(), rest.begin(), rest.end());
+    context_.model->ingest(fork, tail);
     request_.prompt = context_.tokenizer->encode(prompt_text_);
     s.touch();
     const double waited =

@@ -146,7 +146,7 @@ void IngestReactor::apply(const v1::IngestRequest& request) {
     ids.insert(ids.end(), rest.begin(), rest.end());
   }
   ForwardStats stats;
-  context_.model->ingest(s.state, ids, &stats);
+  s.read(*context_.model, ids, &stats);  // whole segments now, the rest waits (see Session)
   s.encoder = std::move(encoder);
   if (text) s.utf8.commit(utf8);
   s.publish();
@@ -180,6 +180,16 @@ void IngestReactor::finish(const grpc::Status& status) {
     response_->set_tokens(tokens_);
     response_->set_segments(segments_);
     response_->set_seconds(seconds_);
+  }
+  if (!status.ok() && session_ != nullptr && status.error_code() != grpc::StatusCode::CANCELLED) {
+    // The chunks read before the error stay read: say where they are, so a
+    // client whose first message created the session can find it.
+    const grpc::Status named(status.error_code(),
+                             status.error_message() + " (session " + session_->id + " holds " +
+                                 std::to_string(session_->tokens.load()) + " tokens)");
+    call_.done(named);
+    Finish(named);
+    return;
   }
   call_.done(status);
   Finish(status);

@@ -53,9 +53,12 @@ int serve(const infini::server::ServerConfig& config) {
   const int workers = config.threads > 0 ? config.threads : cores;
 
   ServerMetrics metrics;
-  SessionManager sessions(model, tokenizer, {config.max_sessions, config.max_state_bytes});
+  const PromptTemplate prompt = PromptTemplate::load(config.model_dir);
+  SessionManager sessions(model, tokenizer, {config.max_sessions, config.max_state_bytes},
+                          prompt.document_prefix);
   Scheduler scheduler(workers, cores, config.queue_capacity);
-  metrics.set_session_totals_source([&sessions] {
+  metrics.set_session_totals_source([&sessions, &metrics, &scheduler] {
+    metrics.set_queue_depth(scheduler.queued());  // refreshed at every scrape
     return ServerMetrics::SessionTotals{sessions.count(), sessions.total_state_bytes(),
                                         sessions.total_kv_equivalent_bytes()};
   });
@@ -67,7 +70,7 @@ int serve(const infini::server::ServerConfig& config) {
   }
   context.model = model;
   context.tokenizer = tokenizer;
-  context.prompt = PromptTemplate::load(config.model_dir);
+  context.prompt = prompt;
   context.generation = {config.default_max_tokens, config.max_tokens};
   context.sessions = &sessions;
   context.scheduler = &scheduler;
@@ -93,6 +96,7 @@ int serve(const infini::server::ServerConfig& config) {
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a port in use fails, never shared
   int port = 0;
   builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));

@@ -29,6 +29,15 @@ Session::Session(std::string session_id, Labels session_labels, SessionState ses
   publish();
 }
 
+void Session::read(const Model& model, const std::vector<int32_t>& ids, ForwardStats* stats) {
+  std::vector<int32_t> all = pending_ids;
+  all.insert(all.end(), ids.begin(), ids.end());
+  const size_t segment = static_cast<size_t>(model.config().segment_size);
+  const size_t whole = all.size() / segment * segment;
+  model.ingest(state, std::span<const int32_t>(all).first(whole), stats);
+  pending_ids.assign(all.begin() + static_cast<long>(whole), all.end());
+}
+
 void Session::touch() {
   last_used_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                      Clock::now().time_since_epoch())
@@ -36,7 +45,7 @@ void Session::touch() {
 }
 
 void Session::publish() {
-  tokens = state.tokens();
+  tokens = state.tokens() + static_cast<int64_t>(pending_ids.size());
   segments = state.segments();
   pending_text_bytes = static_cast<int64_t>(encoder.pending_text().size());
 }
@@ -47,10 +56,12 @@ Clock::time_point Session::last_used() const {
 }
 
 SessionManager::SessionManager(std::shared_ptr<const Model> model,
-                               std::shared_ptr<const Tokenizer> tokenizer, SessionLimits limits)
+                               std::shared_ptr<const Tokenizer> tokenizer, SessionLimits limits,
+                               std::string document_prefix)
     : model_(std::move(model)),
       tokenizer_(std::move(tokenizer)),
       limits_(limits),
+      document_prefix_(std::move(document_prefix)),
       state_bytes_(model_->new_session().state_bytes()) {}
 
 void SessionManager::check_room() const {
@@ -82,8 +93,14 @@ std::shared_ptr<Session> SessionManager::create(const Labels& labels) {
     std::lock_guard<std::mutex> lock(mutex_);
     check_room();
   }
-  return insert(
-      std::make_shared<Session>(new_session_id(), labels, model_->new_session(), tokenizer_));
+  auto session =
+      std::make_shared<Session>(new_session_id(), labels, model_->new_session(), tokenizer_);
+  if (!document_prefix_.empty()) {
+    // Not yet shared with any other thread: no task needed.
+    session->read(*model_, session->encoder.push(document_prefix_), nullptr);
+    session->publish();
+  }
+  return insert(std::move(session));
 }
 
 std::shared_ptr<Session> SessionManager::fork(const Session& source, const Labels& labels) {
@@ -93,6 +110,7 @@ std::shared_ptr<Session> SessionManager::fork(const Session& source, const Label
   }
   auto copy = std::make_shared<Session>(new_session_id(), labels.empty() ? source.labels : labels,
                                         source.state.fork(), tokenizer_);
+  copy->pending_ids = source.pending_ids;
   copy->encoder = source.encoder;
   copy->utf8 = source.utf8;
   copy->publish();

@@ -33,7 +33,14 @@ struct Session {
   const std::shared_ptr<SerialQueue> queue = std::make_shared<SerialQueue>();
 
   // Owned by the task running on `queue`.
+  //
+  // `state` only ever holds whole segments (its window is empty between
+  // tasks); the tokens of the current partial segment wait in `pending_ids`
+  // and are run on the fork when a question comes. So the session's memory
+  // is computed from full segments only, always in the same shapes, and is
+  // bit-for-bit the same however the document was cut into chunks.
   SessionState state;
+  std::vector<int32_t> pending_ids;
   StreamingEncoder encoder;
   Utf8Validator utf8;
 
@@ -42,6 +49,10 @@ struct Session {
   std::atomic<int64_t> segments{0};
   std::atomic<int64_t> pending_text_bytes{0};
   std::atomic<int64_t> last_used_ns{0};
+
+  // Reads ids into the session: whole segments into `state`, the rest into
+  // `pending_ids`. Call from a task on `queue`.
+  void read(const Model& model, const std::vector<int32_t>& ids, ForwardStats* stats);
 
   void touch();
   void publish();  // copies the counts of `state` and `encoder` into the atomics
@@ -55,8 +66,9 @@ struct SessionLimits {
 
 class SessionManager {
  public:
+  // Every new session starts with `document_prefix` (the prompt template's).
   SessionManager(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer,
-                 SessionLimits limits);
+                 SessionLimits limits, std::string document_prefix = "");
 
   // Throws ServiceError(RESOURCE_EXHAUSTED) past the limits.
   std::shared_ptr<Session> create(const Labels& labels);
@@ -90,6 +102,7 @@ class SessionManager {
   std::shared_ptr<const Model> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   SessionLimits limits_;
+  std::string document_prefix_;
   int64_t state_bytes_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;

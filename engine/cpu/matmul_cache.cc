@@ -1,5 +1,7 @@
 #include "engine/cpu/matmul_cache.h"
 
+#include <omp.h>
+
 #include <functional>
 #include <string>
 
@@ -25,6 +27,7 @@ size_t MatmulShapeHash::operator()(const MatmulShape& s) const {
   hash_combine(h, static_cast<int64_t>(s.dtype));
   hash_combine(h, static_cast<int64_t>(std::hash<float>{}(s.alpha)));
   hash_combine(h, (s.accumulate ? 1 : 0) | (s.bias ? 2 : 0));
+  hash_combine(h, s.threads);
   return h;
 }
 
@@ -89,8 +92,9 @@ std::shared_ptr<const MatmulCache::Entry> MatmulCache::get(const MatmulShape& sh
   return entry;
 }
 
-void MatmulCache::run(const MatmulShape& shape, const void* a, const void* b, const float* bias,
+void MatmulCache::run(MatmulShape shape, const void* a, const void* b, const float* bias,
                       float* c) {
+  shape.threads = omp_get_max_threads();
   auto entry = get(shape);
   dnnl::stream stream(engine_);
   dnnl::memory ma(entry->a, engine_, const_cast<void*>(a));

@@ -27,6 +27,9 @@ struct MatmulShape {
   float alpha = 1.0f;
   bool accumulate = false;
   bool bias = false;
+  // OpenMP threads of the calling thread: oneDNN plans a primitive's work
+  // for the thread count it was created with, so that count is part of the key.
+  int threads = 0;
   bool operator==(const MatmulShape&) const = default;
 };
 
@@ -40,7 +43,8 @@ class MatmulCache {
   const dnnl::engine& engine() const { return engine_; }
 
   // a, b are float* or uint16_t* (bf16) per shape.dtype; bias is f32.
-  void run(const MatmulShape& shape, const void* a, const void* b, const float* bias, float* c);
+  // shape.threads is filled in here.
+  void run(MatmulShape shape, const void* a, const void* b, const float* bias, float* c);
   size_t size() const;
 
  private:

@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -37,9 +40,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <gtest/gtest.h>
 
 #include "client/infini_client.h"
 #include "proto/infini/v1/long_context.grpc.pb.h"
@@ -82,13 +82,16 @@ class TempDir {
   fs::path path_;
 };
 
-inline std::string bin_path(const std::string& name) { return std::string(INFINI_BIN_DIR) + "/" + name; }
+inline std::string bin_path(const std::string& name) {
+  return std::string(INFINI_BIN_DIR) + "/" + name;
+}
 
 // The result of running a command to completion.
 struct CommandResult {
   int exit_code = -1;  // -1: killed by a signal or timed out
   bool timed_out = false;
-  std::string output;  // stdout and stderr together
+  std::string output;        // stdout and stderr together, or stdout alone (separate_stderr)
+  std::string error_output;  // stderr, with separate_stderr
 };
 
 namespace detail {
@@ -96,31 +99,52 @@ namespace detail {
 // fork + exec with stdout/stderr to `log_path`, in a new process group.
 // Everything the child touches is prepared before fork(): a multithreaded
 // parent (gRPC, gtest) may only make async-signal-safe calls in the child.
-inline pid_t spawn(const std::vector<std::string>& argv, const fs::path& log_path) {
+inline pid_t spawn(const std::vector<std::string>& argv, const fs::path& log_path,
+                   const std::vector<std::string>& extra_env = {},
+                   const std::optional<fs::path>& stderr_path = std::nullopt) {
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The parent's environment plus `extra_env` ("NAME=value", replacing).
+  std::vector<std::string> env_strings(extra_env);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const std::string name = entry.substr(0, entry.find('='));
+    const bool replaced =
+        std::any_of(extra_env.begin(), extra_env.end(),
+                    [&](const std::string& x) { return x.rfind(name + "=", 0) == 0; });
+    if (!replaced) env_strings.push_back(entry);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   const std::string log = log_path.string();
   const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot open " + log + ": " + std::strerror(errno));
+  const int err_fd =
+      stderr_path ? ::open(stderr_path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+                  : -1;
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(fd);
     ::close(devnull);
+    if (err_fd >= 0) ::close(err_fd);
     throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
     ::setpgid(0, 0);
     // If the test binary dies without running destructors (a crash, a
-    // timeout kill), the server goes with it instead of lingering.
+    // timeout kill), the server goes with it instead of lingering. (The
+    // signal comes when the forking *thread* ends: start servers from the
+    // test's own thread, not from a short-lived one.)
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
     ::dup2(fd, STDOUT_FILENO);
-    ::dup2(fd, STDERR_FILENO);
-    ::execv(args[0], args.data());
+    ::dup2(err_fd >= 0 ? err_fd : fd, STDERR_FILENO);
+    ::execve(args[0], args.data(), envp.data());
     const char msg[] = "exec failed\n";
     (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
     ::_exit(127);
@@ -128,6 +152,7 @@ inline pid_t spawn(const std::vector<std::string>& argv, const fs::path& log_pat
   ::setpgid(pid, pid);  // both sides, so no race with a kill right after
   ::close(fd);
   if (devnull >= 0) ::close(devnull);
+  if (err_fd >= 0) ::close(err_fd);
   return pid;
 }
 
@@ -150,10 +175,13 @@ inline int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(sta
 
 // Runs `argv` (argv[0] a path) to completion, output captured, killed after `timeout`.
 inline CommandResult run_command(const std::vector<std::string>& argv,
-                                 std::chrono::milliseconds timeout = 30s) {
+                                 std::chrono::milliseconds timeout = 30s,
+                                 bool separate_stderr = false) {
   TempDir dir("infini-cmd");
   const fs::path log = dir.path() / "output.log";
-  const pid_t pid = detail::spawn(argv, log);
+  const fs::path err = dir.path() / "error.log";
+  const pid_t pid =
+      detail::spawn(argv, log, {}, separate_stderr ? std::optional<fs::path>(err) : std::nullopt);
   CommandResult result;
   auto status = detail::wait_for(pid, timeout);
   if (!status) {
@@ -166,7 +194,15 @@ inline CommandResult run_command(const std::vector<std::string>& argv,
     result.exit_code = detail::exit_code_of(*status);
   }
   result.output = read_file(log);
+  if (separate_stderr) result.error_output = read_file(err);
   return result;
+}
+
+// The server under test: build/bin/infini-server, or $INFINI_E2E_SERVER (to
+// run these tests against another build of it).
+inline std::string server_binary() {
+  const char* override_path = std::getenv("INFINI_E2E_SERVER");
+  return override_path && *override_path ? override_path : bin_path("infini-server");
 }
 
 // A small random checkpoint, written once per test binary into a temp dir
@@ -180,12 +216,30 @@ inline const std::string& test_model_dir() {
   if (!path.empty()) return path;
   dir = std::make_unique<TempDir>("infini-e2e-model");
   const std::string out = (dir->path() / "model").string();
-  const CommandResult r = run_command(
-      {bin_path("infini"), "make-model", "--out", out, "--seed", "1", "--tokenizer",
-       std::string(INFINI_TEST_DATA_DIR) + "/tokenizer/tokenizer.model", "--hidden", "64",
-       "--layers", "2", "--heads", "4", "--kv-heads", "2", "--intermediate", "128", "--segment",
-       "64", "--update", "delta"},
-      60s);
+  const CommandResult r =
+      run_command({bin_path("infini"),
+                   "make-model",
+                   "--out",
+                   out,
+                   "--seed",
+                   "1",
+                   "--tokenizer",
+                   std::string(INFINI_TEST_DATA_DIR) + "/tokenizer/tokenizer.model",
+                   "--hidden",
+                   "64",
+                   "--layers",
+                   "2",
+                   "--heads",
+                   "4",
+                   "--kv-heads",
+                   "2",
+                   "--intermediate",
+                   "128",
+                   "--segment",
+                   "64",
+                   "--update",
+                   "delta"},
+                  60s);
   if (r.exit_code != 0) {
     throw std::runtime_error("infini make-model failed (exit " + std::to_string(r.exit_code) +
                              "): " + r.output);
@@ -206,24 +260,37 @@ class ServerProcess {
   static std::unique_ptr<ServerProcess> start(const std::vector<std::string>& extra_args = {},
                                               const std::string& model_dir = test_model_dir()) {
     std::unique_ptr<ServerProcess> server(new ServerProcess());
-    std::vector<std::string> argv = {bin_path("infini-server"), "--model", model_dir,
-                                     "--listen", "127.0.0.1:0", "--metrics-listen",
-                                     "127.0.0.1:0"};
+    std::vector<std::string> argv = {server_binary(), "--model",          model_dir,    "--listen",
+                                     "127.0.0.1:0",   "--metrics-listen", "127.0.0.1:0"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    server->pid_ = detail::spawn(argv, server->log_path());
+    // libgomp's default spin-wait (300,000 spins before sleeping) makes the
+    // engine's OpenMP teams crawl whenever another OpenMP process runs on
+    // the same cores, as on a shared test machine: an 800 KB ingest took
+    // >40 s instead of 1.2 s. 1,000 spins (libgomp's own value for an
+    // oversubscribed machine) keeps these tests' timings bounded. Waiting
+    // changes no result. Any GOMP_SPINCOUNT / OMP_WAIT_POLICY set wins.
+    // (OMP_THREAD_LIMIT is no option: oneDNN then partitions work for more
+    // threads than run, and results change.)
+    std::vector<std::string> env;
+    if (std::getenv("GOMP_SPINCOUNT") == nullptr && std::getenv("OMP_WAIT_POLICY") == nullptr) {
+      env.push_back("GOMP_SPINCOUNT=1000");
+    }
+    server->pid_ = detail::spawn(argv, server->log_path(), env);
     server->wait_for_ports();
     return server;
   }
 
   ~ServerProcess() {
     stop();
-    if (::testing::Test::HasFailure()) {
-      const std::string text = log();
-      const size_t keep = 6000;
-      std::cerr << "---- infini-server log (pid " << pid_ << ", last " << keep << " bytes) ----\n"
-                << (text.size() > keep ? text.substr(text.size() - keep) : text)
-                << "\n---- end of log ----\n";
-    }
+    if (::testing::Test::HasFailure()) print_log_tail();
+  }
+
+  // The end of the server's log on stderr, to read next to a failure.
+  void print_log_tail(size_t keep = 6000) const {
+    const std::string text = log();
+    std::cerr << "---- infini-server log (pid " << pid_ << ", last " << keep << " bytes) ----\n"
+              << (text.size() > keep ? text.substr(text.size() - keep) : text)
+              << "\n---- end of log ----\n";
   }
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -235,8 +302,8 @@ class ServerProcess {
     ::kill(-pid_, SIGTERM);
     auto status = detail::wait_for(pid_, kStopTimeout);
     if (!status) {
-      std::cerr << "infini-server pid " << pid_ << " ignored SIGTERM for "
-                << kStopTimeout.count() << " s; sending SIGKILL\n";
+      std::cerr << "infini-server pid " << pid_ << " ignored SIGTERM for " << kStopTimeout.count()
+                << " s; sending SIGKILL\n";
       ::kill(-pid_, SIGKILL);
       status = detail::wait_for(pid_, 5s);
     }
@@ -307,6 +374,33 @@ class ServerProcess {
   int grpc_port_ = 0;
   int metrics_port_ = 0;
   std::optional<int> exit_code_;
+};
+
+// A server with default flags shared by the tests of one suite (started
+// before the first, stopped after the last), for tests that make their own
+// sessions and need no particular flags: saves a start and a stop per test.
+class SharedServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    try {
+      server_ = ServerProcess::start().release();
+    } catch (const std::exception& e) {
+      start_error_ = e.what();
+    }
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(server_, nullptr) << start_error_; }
+  void TearDown() override {
+    if (HasFailure() && server_ != nullptr) server_->print_log_tail();
+  }
+  static ServerProcess& server() { return *server_; }
+
+ private:
+  static inline ServerProcess* server_ = nullptr;
+  static inline std::string start_error_;
 };
 
 // ---- HTTP ----
@@ -408,10 +502,14 @@ inline std::vector<Sample> parse_metrics(const std::string& text) {
     std::istringstream rest(line.substr(i));
     std::string value;
     rest >> value;
-    if (value == "+Inf") s.value = INFINITY;
-    else if (value == "-Inf") s.value = -INFINITY;
-    else if (value == "NaN") s.value = NAN;
-    else s.value = std::stod(value);
+    if (value == "+Inf")
+      s.value = INFINITY;
+    else if (value == "-Inf")
+      s.value = -INFINITY;
+    else if (value == "NaN")
+      s.value = NAN;
+    else
+      s.value = std::stod(value);
     samples.push_back(std::move(s));
   }
   return samples;
@@ -454,10 +552,13 @@ inline const std::string& english_text() {
 // Non-ASCII text of 2-, 3- and 4-byte characters, to be cut inside characters.
 inline const std::string& unicode_text() {
   static const std::string text =
-      "\nGr\xC3\xB6\xC3\x9F" "e, na\xC3\xAF" "ve caf\xC3\xA9 \xE2\x80\x94 \xE6\x97\xA5\xE6\x9C\xAC"
+      "\nGr\xC3\xB6\xC3\x9F"
+      "e, na\xC3\xAF"
+      "ve caf\xC3\xA9 \xE2\x80\x94 \xE6\x97\xA5\xE6\x9C\xAC"
       "\xE8\xAA\x9E\xE3\x81\xAE\xE3\x83\x86\xE3\x82\xAD\xE3\x82\xB9\xE3\x83\x88, "
       "\xCE\x95\xCE\xBB\xCE\xBB\xCE\xB7\xCE\xBD\xCE\xB9\xCE\xBA\xCE\xAC \xF0\x9F\x8E\x89 "
-      "\xD0\xA0\xD1\x83\xD1\x81\xD1\x81\xD0\xBA\xD0\xB8\xD0\xB9 \xE2\x82\xAC" "42.\n";
+      "\xD0\xA0\xD1\x83\xD1\x81\xD1\x81\xD0\xBA\xD0\xB8\xD0\xB9 \xE2\x82\xAC"
+      "42.\n";
   return text;
 }
 
@@ -509,8 +610,10 @@ inline std::vector<v1::IngestRequest> text_messages(const std::string& session_i
     messages.push_back(std::move(m));
   }
   if (messages.empty()) messages.emplace_back();
-  if (session_id.empty()) messages.front().mutable_create();
-  else messages.front().set_session_id(session_id);
+  if (session_id.empty())
+    messages.front().mutable_create();
+  else
+    messages.front().set_session_id(session_id);
   if (flush) messages.back().set_flush(true);
   return messages;
 }

@@ -164,3 +164,46 @@ TEST_F(GeneratorTest, BadRequestsAreRejected) {
 
 }  // namespace
 }  // namespace infini
+
+namespace infini {
+namespace {
+
+TEST(GeneratorPaddedVocabTest, IdsPastTheTokenizerAreNeverSampled) {
+  auto tokenizer = Tokenizer::load(testing::data_dir() + "/tokenizer/tokenizer.model");
+  ModelConfig c;
+  c.vocab_size = tokenizer->vocab_size() + 64;  // padded, as many checkpoints are
+  c.hidden_size = 16;
+  c.intermediate_size = 32;
+  c.num_layers = 1;
+  c.num_heads = 2;
+  c.num_kv_heads = 1;
+  c.head_dim = 8;
+  c.segment_size = 8;
+  auto tensors = random_weights(c, 3, 0.2f, 0.0f, false);
+  // A bias that makes every padded id the most likely one.
+  NamedTensor bias{"lm_head.bias", {c.vocab_size}, std::vector<float>(c.vocab_size, 0.0f)};
+  for (int64_t i = tokenizer->vocab_size(); i < c.vocab_size; ++i) bias.values[i] = 1000.0f;
+  tensors.push_back(bias);
+  std::map<std::string, TensorView> views;
+  for (const auto& t : tensors) views[t.name] = TensorView{DType::kF32, t.shape, t.values.data()};
+  LoadOptions options;
+  options.dtype = ComputeDType::kF32;
+  auto model = Model::build(
+      c,
+      [&views](const std::string& n) -> const TensorView* {
+        auto it = views.find(n);
+        return it == views.end() ? nullptr : &it->second;
+      },
+      options, "padded");
+  SessionState s = model->new_session();
+  GenerationRequest r;
+  r.prompt = tokenizer->encode("Hello there");
+  r.max_tokens = 10;
+  r.ignore_eos = true;
+  GenerationResult result;
+  ASSERT_NO_THROW(result = generate(*model, *tokenizer, s, r, [](std::string_view) { return true; }));
+  EXPECT_EQ(result.generated_tokens, 10);
+}
+
+}  // namespace
+}  // namespace infini
