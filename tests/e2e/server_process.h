@@ -156,6 +156,23 @@ inline pid_t spawn(const std::vector<std::string>& argv, const fs::path& log_pat
   return pid;
 }
 
+// For the engine's processes (infini-server, infini run):
+// libgomp's default spin-wait (300,000 spins before sleeping) makes the
+// engine's OpenMP teams crawl whenever another OpenMP process runs on
+// the same cores, as on a shared test machine: an 800 KB ingest took
+// >40 s instead of 1.2 s. 1,000 spins (libgomp's own value for an
+// oversubscribed machine) keeps these tests' timings bounded. Waiting
+// changes no result. Any GOMP_SPINCOUNT / OMP_WAIT_POLICY set wins.
+// (OMP_THREAD_LIMIT is no option: oneDNN then partitions work for more
+// threads than run, and results change.)
+inline std::vector<std::string> openmp_env() {
+  std::vector<std::string> env;
+  if (std::getenv("GOMP_SPINCOUNT") == nullptr && std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    env.push_back("GOMP_SPINCOUNT=1000");
+  }
+  return env;
+}
+
 // Waits up to `timeout` for `pid`; returns the waitpid status or nullopt.
 inline std::optional<int> wait_for(pid_t pid, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
@@ -260,22 +277,11 @@ class ServerProcess {
   static std::unique_ptr<ServerProcess> start(const std::vector<std::string>& extra_args = {},
                                               const std::string& model_dir = test_model_dir()) {
     std::unique_ptr<ServerProcess> server(new ServerProcess());
-    std::vector<std::string> argv = {server_binary(), "--model",          model_dir,    "--listen",
-                                     "127.0.0.1:0",   "--metrics-listen", "127.0.0.1:0"};
+    // Port 0 everywhere: the kernel picks free ports, read back from the log.
+    std::vector<std::string> argv = {server_binary(), "--model", model_dir};
+    argv.insert(argv.end(), {"--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"});
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    // libgomp's default spin-wait (300,000 spins before sleeping) makes the
-    // engine's OpenMP teams crawl whenever another OpenMP process runs on
-    // the same cores, as on a shared test machine: an 800 KB ingest took
-    // >40 s instead of 1.2 s. 1,000 spins (libgomp's own value for an
-    // oversubscribed machine) keeps these tests' timings bounded. Waiting
-    // changes no result. Any GOMP_SPINCOUNT / OMP_WAIT_POLICY set wins.
-    // (OMP_THREAD_LIMIT is no option: oneDNN then partitions work for more
-    // threads than run, and results change.)
-    std::vector<std::string> env;
-    if (std::getenv("GOMP_SPINCOUNT") == nullptr && std::getenv("OMP_WAIT_POLICY") == nullptr) {
-      env.push_back("GOMP_SPINCOUNT=1000");
-    }
-    server->pid_ = detail::spawn(argv, server->log_path(), env);
+    server->pid_ = detail::spawn(argv, server->log_path(), detail::openmp_env());
     server->wait_for_ports();
     return server;
   }
