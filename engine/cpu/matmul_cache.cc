@@ -46,6 +46,11 @@ std::shared_ptr<const MatmulCache::Entry> MatmulCache::create(const MatmulShape&
     entry.b = dnnl::memory::desc({s.k, s.n}, to_dnnl(s.dtype), {s.b_row, s.b_col});
     entry.c = dnnl::memory::desc({s.m, s.n}, dt::f32, {s.ldc, 1});
     dnnl::primitive_attr attr;
+    // One primitive runs on many worker threads, at times at once. oneDNN's
+    // default (library) scratchpad belongs to the creating thread and is
+    // shared by every execution, so concurrent sessions would write over each
+    // other's temporaries: each call brings its own scratchpad instead.
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (s.alpha != 1.0f) attr.set_output_scales(0, {s.alpha});
     if (s.accumulate) {
       dnnl::post_ops ops;
@@ -61,6 +66,7 @@ std::shared_ptr<const MatmulCache::Entry> MatmulCache::create(const MatmulShape&
     }
     dnnl::matmul::primitive_desc pd(*desc, attr, engine_);
     entry.primitive = dnnl::matmul(pd);
+    entry.scratchpad = pd.scratchpad_desc();
     return std::make_shared<const Entry>(std::move(entry));
   } catch (const dnnl::error& e) {
     throw EngineError(ErrorCode::kInternal,
@@ -102,6 +108,19 @@ void MatmulCache::run(MatmulShape shape, const void* a, const void* b, const flo
   dnnl::memory mc(entry->c, engine_, c);
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+  // The calling thread's scratchpad, grown to the largest size it has needed:
+  // a worker runs one product at a time, so its buffer is never shared.
+  thread_local std::unique_ptr<uint8_t[]> scratch;
+  thread_local size_t scratch_size = 0;
+  const size_t need = entry->scratchpad.get_size();
+  if (need > 0) {
+    if (need > scratch_size) {
+      scratch = std::make_unique_for_overwrite<uint8_t[]>(need + 64);
+      scratch_size = need;
+    }
+    void* aligned = scratch.get() + (64 - reinterpret_cast<uintptr_t>(scratch.get()) % 64) % 64;
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(entry->scratchpad, engine_, aligned));
+  }
   if (shape.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(entry->bias, engine_, const_cast<float*>(bias)));
   entry->primitive.execute(stream, args);
   stream.wait();

@@ -50,7 +50,7 @@ class MatmulCache {
  private:
   struct Entry {
     dnnl::matmul primitive;
-    dnnl::memory::desc a, b, c, bias;
+    dnnl::memory::desc a, b, c, bias, scratchpad;
   };
   std::shared_ptr<const Entry> get(const MatmulShape& shape);
   std::shared_ptr<const Entry> create(const MatmulShape& shape) const;
