@@ -119,6 +119,7 @@ void InfiniClient::prepare(grpc::ClientContext& context) const {
   if (options_.call_timeout) {
     context.set_deadline(std::chrono::system_clock::now() + *options_.call_timeout);
   }
+  context.set_wait_for_ready(options_.wait_for_ready);
 }
 
 v1::Session InfiniClient::create_session(const Labels& labels) {

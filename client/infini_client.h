@@ -55,6 +55,11 @@ struct ClientOptions {
   int max_message_bytes = 64 * 1024 * 1024;
   // Credentials for a channel InfiniClient creates; null: insecure.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Calls wait for the channel to (re)connect, within their deadline, instead
+  // of failing at once with UNAVAILABLE while the server is unreachable. Use
+  // with a call_timeout: without one a call to a server that never comes up
+  // waits for ever.
+  bool wait_for_ready = false;
 };
 
 using Labels = std::map<std::string, std::string>;

@@ -543,6 +543,32 @@ TEST_F(ClientLibraryTest, CallTimeoutBecomesDeadlineExceeded) {
   }
 }
 
+// With nothing listening, a plain call fails at once with UNAVAILABLE; with
+// wait_for_ready it keeps waiting for a connection until its deadline.
+TEST_F(ClientLibraryTest, WaitForReadyWaitsForTheServerUntilTheDeadline) {
+  server_->Shutdown(std::chrono::system_clock::now());
+  server_->Wait();
+  ClientOptions fail_fast;
+  fail_fast.call_timeout = 5s;
+  InfiniClient plain(address_, fail_fast);
+  try {
+    plain.get_session("s01");
+    ADD_FAILURE() << "expected UNAVAILABLE";
+  } catch (const ClientError& e) {
+    EXPECT_EQ(e.code(), grpc::StatusCode::UNAVAILABLE) << e.what();
+  }
+  ClientOptions patient;
+  patient.call_timeout = 300ms;
+  patient.wait_for_ready = true;
+  InfiniClient waiting(address_, patient);
+  try {
+    waiting.get_session("s01");
+    ADD_FAILURE() << "expected DEADLINE_EXCEEDED";
+  } catch (const ClientError& e) {
+    EXPECT_EQ(e.code(), grpc::StatusCode::DEADLINE_EXCEEDED) << e.what();
+  }
+}
+
 TEST_F(ClientLibraryTest, ListAllSessionsFollowsNextPageToken) {
   InfiniClient client(address_);
   const auto sessions = client.list_all_sessions(3);

@@ -58,9 +58,18 @@ TEST(ServerLoad, SixtyFourConcurrentSessionsLoseNothingAndStayBounded) {
   };
   std::vector<Outcome> outcomes(kSessions);
   std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (int i = 0; i < 4; ++i) channels.push_back(server->channel());
+  for (int i = 0; i < 4; ++i) {
+    // Connected before the load: this test is about sessions under load, and
+    // on a loaded 2-core CI machine a first connect racing 64 ingests has
+    // been seen to fail (UNAVAILABLE) before any call was made.
+    channels.push_back(server->channel());
+    ASSERT_TRUE(channels.back()->WaitForConnected(std::chrono::system_clock::now() +
+                                                  std::chrono::seconds(30)))
+        << "channel " << i << " did not connect";
+  }
   client::ClientOptions options;
   options.call_timeout = std::chrono::milliseconds(120000);  // bounded, even if the server stalls
+  options.wait_for_ready = true;  // a dropped connection is retried within the deadline
 
   std::latch start_together(kSessions);
   const auto load_start = std::chrono::steady_clock::now();
