@@ -8,39 +8,57 @@ namespace infini::server {
 
 Scheduler::Scheduler(int workers, int cores, int64_t capacity)
     : cores_(cores < 1 ? 1 : cores), capacity_(capacity) {
-  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { run(); });
+  for (int i = 0; i < workers; ++i) workers_.push_back(std::make_unique<Worker>());
+  for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { run(i); });
 }
 
 Scheduler::~Scheduler() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    for (auto& w : workers_) {
+      w->signalled = true;
+      w->wake.notify_one();
+    }
   }
-  ready_cv_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
 bool Scheduler::submit(const std::shared_ptr<SerialQueue>& queue, std::function<void()> task) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (queued_.load() >= capacity_) return false;
-    queue->tasks_.push_back(std::move(task));
-    ++queued_;
-    if (queue->scheduled_) return true;
-    queue->scheduled_ = true;
-    ready_.push_back(queue);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (queued_.load() >= capacity_) return false;
+  queue->tasks_.push_back(std::move(task));
+  ++queued_;
+  if (queue->scheduled_) return true;
+  queue->scheduled_ = true;
+  ready_.push_back(queue);
+  if (!idle_.empty()) {
+    Worker& w = *workers_[idle_.back()];
+    idle_.pop_back();
+    w.signalled = true;
+    w.wake.notify_one();
   }
-  ready_cv_.notify_one();
   return true;
 }
 
-void Scheduler::run() {
+int Scheduler::idle_workers() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int>(idle_.size());
+}
+
+void Scheduler::run(int index) {
+  Worker& self = *workers_[index];
   while (true) {
     std::shared_ptr<SerialQueue> queue;
     std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      ready_cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+      while (ready_.empty() && !stopping_) {
+        self.signalled = false;
+        idle_.push_back(index);
+        self.wake.wait(lock, [&] { return self.signalled; });
+        // Whoever signalled this worker took it off the idle stack.
+      }
       if (ready_.empty()) return;  // stopping, and nothing left
       queue = std::move(ready_.front());
       ready_.pop_front();
@@ -58,10 +76,9 @@ void Scheduler::run() {
       if (queue->tasks_.empty()) {
         queue->scheduled_ = false;
       } else {
-        ready_.push_back(queue);  // behind other sessions: fair turns
+        ready_.push_back(queue);  // behind other sessions: fair turns; this worker loops to it
       }
     }
-    ready_cv_.notify_one();
   }
 }
 

@@ -51,6 +51,26 @@ TEST(SchedulerTest, DifferentSessionsRunInParallel) {
   EXPECT_EQ(peak.load(), 2);
 }
 
+// One task at a time on an idle pool goes to the worker that went idle
+// last, so a lone session keeps one hot thread (and its OpenMP team).
+TEST(SchedulerTest, WorkArrivingOneTaskAtATimeStaysOnOneWorker) {
+  Scheduler scheduler(4, 4, 100);
+  auto q = std::make_shared<SerialQueue>();
+  std::vector<std::thread::id> ran_on;
+  std::mutex mu;
+  for (int i = 0; i < 50; ++i) {
+    while (scheduler.idle_workers() < 4) std::this_thread::sleep_for(100us);
+    ASSERT_TRUE(scheduler.submit(q, [&] {
+      std::lock_guard lock(mu);
+      ran_on.push_back(std::this_thread::get_id());
+    }));
+  }
+  while (scheduler.idle_workers() < 4) std::this_thread::sleep_for(100us);
+  std::lock_guard lock(mu);
+  ASSERT_EQ(ran_on.size(), 50u);
+  for (size_t i = 1; i < ran_on.size(); ++i) EXPECT_EQ(ran_on[i], ran_on[0]) << "task " << i;
+}
+
 TEST(SchedulerTest, FullQueueRefusesAtOnce) {
   Scheduler scheduler(1, 1, 2);
   auto q = std::make_shared<SerialQueue>();

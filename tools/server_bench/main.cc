@@ -1,17 +1,21 @@
 // infini-server-bench: ingest throughput through gRPC against the engine's
 // own rate, on the same document and model, in the same run.
 //
-//   infini-server-bench --model DIR --server ADDR --doc FILE [--chunk-bytes N] [--repeat R]
+//   infini-server-bench --model DIR --server ADDR --doc FILE [--chunk-bytes N]
+//                       [--repeat R] [--rounds N]
 //
-// First the engine alone (this process: StreamingEncoder + Model::ingest,
-// chunk by chunk, as the server does), then the server at ADDR, which must
-// serve the same model directory.
+// Each round runs the engine alone (this process: StreamingEncoder +
+// Model::ingest, chunk by chunk, as the server does), then the server at
+// ADDR, which must serve the same model directory. --repeat R concatenates
+// the document R times; --rounds N (default 3) repeats the pair.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "client/infini_client.h"
 #include "engine/model.h"
@@ -38,9 +42,10 @@ int main(int argc, char** argv) {
   const std::string doc_path = flag(argc, argv, "doc", "");
   const size_t chunk = std::stoul(flag(argc, argv, "chunk-bytes", "65536"));
   const int repeat = std::stoi(flag(argc, argv, "repeat", "1"));
-  if (model_dir.empty() || doc_path.empty()) {
+  const int rounds = std::stoi(flag(argc, argv, "rounds", "3"));
+  if (model_dir.empty() || doc_path.empty() || rounds < 1 || repeat < 1) {
     std::fprintf(stderr, "usage: infini-server-bench --model DIR --server ADDR --doc FILE "
-                         "[--chunk-bytes N] [--repeat R]\n");
+                         "[--chunk-bytes N] [--repeat R] [--rounds N]\n");
     return 2;
   }
   try {
@@ -56,38 +61,61 @@ int main(int argc, char** argv) {
     auto tokenizer = infini::Tokenizer::load(
         (std::filesystem::path(model_dir) / "tokenizer.model").string());
 
-    // The engine alone, fed exactly as the server feeds it.
-    auto engine_start = std::chrono::steady_clock::now();
-    infini::SessionState state = model->new_session();
-    infini::StreamingEncoder encoder(tokenizer);
-    for (size_t at = 0; at < document.size(); at += chunk) {
-      model->ingest(state, encoder.push(std::string_view(document).substr(at, chunk)));
-    }
-    model->ingest(state, encoder.finish());
-    const double engine_seconds = seconds_since(engine_start);
-    const int64_t tokens = state.tokens();
-
     infini::client::InfiniClient client(server);
     infini::client::IngestOptions ingest;
     ingest.chunk_bytes = chunk;
-    auto server_start = std::chrono::steady_clock::now();
-    auto response = client.ingest(std::string_view(document), ingest);
-    const double server_seconds = seconds_since(server_start);
-    client.delete_session(response.session().id());
 
-    const double engine_rate = tokens / engine_seconds;
-    const double server_rate = response.tokens() / server_seconds;
-    std::printf("document: %zu bytes, %lld tokens, chunks of %zu bytes\n", document.size(),
-                static_cast<long long>(tokens), chunk);
-    std::printf("engine in-process: %.2f s = %.0f tok/s\n", engine_seconds, engine_rate);
-    std::printf("server over gRPC:  %.2f s = %.0f tok/s (%lld tokens read by the server)\n",
-                server_seconds, server_rate, static_cast<long long>(response.tokens()));
-    std::printf("server / engine: %.3f\n", server_rate / engine_rate);
-    if (response.tokens() != tokens) {
-      std::fprintf(stderr, "token counts differ: engine %lld, server %lld\n",
-                   static_cast<long long>(tokens), static_cast<long long>(response.tokens()));
-      return 1;
+    // The engine alone, fed exactly as the server feeds it.
+    auto run_engine = [&](int64_t& tokens) {
+      const auto start = std::chrono::steady_clock::now();
+      infini::SessionState state = model->new_session();
+      infini::StreamingEncoder encoder(tokenizer);
+      for (size_t at = 0; at < document.size(); at += chunk) {
+        model->ingest(state, encoder.push(std::string_view(document).substr(at, chunk)));
+      }
+      model->ingest(state, encoder.finish());
+      tokens = state.tokens();
+      return seconds_since(start);
+    };
+    auto run_server = [&](int64_t& tokens) {
+      const auto start = std::chrono::steady_clock::now();
+      auto response = client.ingest(std::string_view(document), ingest);
+      const double seconds = seconds_since(start);
+      client.delete_session(response.session().id());
+      tokens = response.tokens();
+      return seconds;
+    };
+
+    // Rounds alternate engine and server, so that drift in the machine's
+    // speed (other processes, clocks) falls on both alike; the median ratio
+    // is the figure.
+    std::printf("document: %zu bytes, chunks of %zu bytes, %d round(s)\n", document.size(),
+                chunk, rounds);
+    std::vector<double> ratios;
+    for (int round = 1; round <= rounds; ++round) {
+      int64_t engine_tokens = 0;
+      int64_t server_tokens = 0;
+      const double engine_seconds = run_engine(engine_tokens);
+      const double server_seconds = run_server(server_tokens);
+      if (server_tokens != engine_tokens) {
+        std::fprintf(stderr, "token counts differ: engine %lld, server %lld\n",
+                     static_cast<long long>(engine_tokens),
+                     static_cast<long long>(server_tokens));
+        return 1;
+      }
+      const double engine_rate = engine_tokens / engine_seconds;
+      const double server_rate = server_tokens / server_seconds;
+      ratios.push_back(server_rate / engine_rate);
+      std::printf("round %d: %lld tokens; engine in-process %.2f s = %.0f tok/s; "
+                  "server over gRPC %.2f s = %.0f tok/s; server / engine %.3f\n",
+                  round, static_cast<long long>(engine_tokens), engine_seconds, engine_rate,
+                  server_seconds, server_rate, ratios.back());
+      std::fflush(stdout);
     }
+    std::vector<double> sorted = ratios;
+    std::sort(sorted.begin(), sorted.end());
+    std::printf("server / engine: median %.3f (min %.3f, max %.3f)\n", sorted[sorted.size() / 2],
+                sorted.front(), sorted.back());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "infini-server-bench: %s\n", e.what());
