@@ -1,4 +1,4 @@
-// infini: the engine's command-line tool (logits, make-model, run, bench).
+// infini: the engine's command-line tool (logits, make-model, run, bench, eval).
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -29,6 +29,11 @@ commands:
   bench       ingest and decode throughput against the measured oneDNN bf16 GEMM peak
               (--model DIR | --shape smollm2-135m|llama-1b|tiny) --tokens N
               [--decode-tokens N] [--dtype bf16|f32] [--chunk N]
+  eval        long-context accuracy (docs/demo-tasks.md) of the model, of the same weights
+              with memory off, and of reading only the last segment: a Markdown table
+              passkey|needle|summary --model DIR --lengths 1k,8k,32k,128k,1m [--trials N]
+              [--filler repeat|prose] [--prose-file FILE] [--seed S] [--dtype bf16|f32]
+              [--baselines|--no-baselines] [--max-tokens N] [--gate G]
 
 Run `infini <command> --help` for the same text.)";
 
@@ -53,6 +58,7 @@ int main(int argc, char** argv) {
     if (command == "make-model") return infini::tool::make_model_command(args);
     if (command == "run") return infini::tool::run_command(args);
     if (command == "bench") return infini::tool::bench_command(args);
+    if (command == "eval") return infini::tool::eval_command(args);
     std::fprintf(stderr, "infini: unknown command '%s'\n%s\n", command.c_str(), kUsage);
     return 2;
   } catch (const infini::EngineError& e) {

@@ -1,0 +1,75 @@
+#include "tools/infini/eval_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <string_view>
+
+#include "engine/generator.h"
+
+namespace infini::tool {
+
+std::vector<int32_t> encode_document(std::shared_ptr<const Tokenizer> tokenizer,
+                                     const std::string& document_prefix,
+                                     const std::string& document) {
+  constexpr size_t kChunkBytes = 64 * 1024;
+  StreamingEncoder encoder(std::move(tokenizer));
+  std::vector<int32_t> ids;
+  auto append = [&ids](const std::vector<int32_t>& more) {
+    ids.insert(ids.end(), more.begin(), more.end());
+  };
+  if (!document_prefix.empty()) append(encoder.push(document_prefix));
+  const std::string_view text(document);
+  for (size_t at = 0; at < text.size(); at += kChunkBytes)
+    append(encoder.push(text.substr(at, kChunkBytes)));
+  append(encoder.finish());
+  return ids;
+}
+
+LoadOptions memory_off_options(LoadOptions options) {
+  options.gate = std::numeric_limits<float>::denorm_min();
+  options.force_gate = true;
+  return options;
+}
+
+size_t memory_off_start(size_t document_tokens, int64_t segment_size) {
+  const auto S = static_cast<size_t>(segment_size);
+  return document_tokens / S * S;
+}
+
+size_t last_segment_start(size_t document_tokens, int64_t segment_size) {
+  const auto S = static_cast<size_t>(segment_size);
+  return document_tokens > S ? document_tokens - S : 0;
+}
+
+AnswerRun answer_after(const Model& model, const Tokenizer& tokenizer,
+                       std::span<const int32_t> document, const std::vector<int32_t>& prompt,
+                       int32_t max_tokens, const std::vector<std::string>& stop,
+                       const std::function<void(int64_t, double)>& on_progress) {
+  // Big enough to keep the matrices busy, small enough to report progress on
+  // a million-token document.
+  const size_t chunk = static_cast<size_t>(std::max<int64_t>(model.config().segment_size, 1)) * 16;
+  AnswerRun run;
+  SessionState state = model.new_session();
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t at = 0; at < document.size(); at += chunk) {
+    model.ingest(state, document.subspan(at, std::min(chunk, document.size() - at)));
+    if (on_progress) {
+      on_progress(state.tokens(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  run.ingest_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  run.tokens_read = state.tokens();
+  run.state_bytes = state.state_bytes();
+
+  GenerationRequest request;
+  request.prompt = prompt;
+  request.max_tokens = max_tokens;
+  request.stop = stop;  // sampling: temperature 0, greedy
+  run.text = generate(model, tokenizer, state, request, [](std::string_view) { return true; }).text;
+  return run;
+}
+
+}  // namespace infini::tool
