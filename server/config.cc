@@ -19,7 +19,8 @@ const Option kOptions[] = {
     {"listen", "INFINI_LISTEN", "gRPC address (default 0.0.0.0:50051)"},
     {"metrics-listen", "INFINI_METRICS_LISTEN",
      "Prometheus /metrics address (default 0.0.0.0:9464; empty turns it off)"},
-    {"model", "INFINI_MODEL", "model directory (config.json, model.safetensors, tokenizer.model)"},
+    {"model", "INFINI_MODEL",
+     "model directory (config.json, model.safetensors, tokenizer.model); default models/demo"},
     {"backend", "INFINI_BACKEND", "engine backend: cpu (default)"},
     {"dtype", "INFINI_DTYPE", "matrix precision: bf16 (default) or f32"},
     {"gate", "INFINI_GATE", "memory gate in (0,1) for checkpoints without memory_gate tensors"},
@@ -63,7 +64,7 @@ int64_t parse_int(const std::string& name, const std::string& value, int64_t min
 
 std::string server_usage() {
   std::string out =
-      "usage: infini-server --model DIR [flags]\n\n"
+      "usage: infini-server [--model DIR] [flags]\n\n"
       "Serves infini.v1.LongContext over gRPC (with health checking and reflection) and\n"
       "Prometheus metrics over HTTP. Every flag can also be set by its environment variable.\n\n";
   for (const auto& o : kOptions) {
@@ -162,7 +163,7 @@ ParsedConfig parse_server_config(const std::vector<std::string>& args,
     c.log_format = v;
   });
   if (c.model_dir.empty()) {
-    throw std::invalid_argument("--model (or INFINI_MODEL) is required: a model directory");
+    throw std::invalid_argument("--model (or INFINI_MODEL) is empty: give a model directory");
   }
   if (c.default_max_tokens > c.max_tokens) {
     throw std::invalid_argument("--default-max-tokens is larger than --max-tokens-limit");

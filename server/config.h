@@ -13,7 +13,9 @@ namespace infini::server {
 struct ServerConfig {
   std::string listen_address = "0.0.0.0:50051";  // --listen, INFINI_LISTEN
   std::string metrics_address = "0.0.0.0:9464";  // --metrics-listen, INFINI_METRICS_LISTEN ("" = off)
-  std::string model_dir;                         // --model, INFINI_MODEL (required)
+  // --model, INFINI_MODEL; the default is the bundled demo model, relative to
+  // the working directory (the repository root, or the image's /opt/infini).
+  std::string model_dir = "models/demo";
   std::string backend = "cpu";                   // --backend, INFINI_BACKEND
   std::string dtype = "bf16";                    // --dtype, INFINI_DTYPE
   std::optional<float> gate;                     // --gate, INFINI_GATE (plain Llama checkpoints)

@@ -26,6 +26,7 @@ std::string error_of(const std::vector<std::string>& args,
 }
 
 TEST(ServerConfigTest, DefaultsFlagsAndEnvironment) {
+  EXPECT_EQ(parse({}).config.model_dir, "models/demo") << "the bundled demo model by default";
   auto c = parse({"--model", "m"}).config;
   EXPECT_EQ(c.model_dir, "m");
   EXPECT_EQ(c.listen_address, "0.0.0.0:50051");
@@ -42,7 +43,7 @@ TEST(ServerConfigTest, DefaultsFlagsAndEnvironment) {
 }
 
 TEST(ServerConfigTest, BadValuesNameTheFlagOrVariable) {
-  EXPECT_NE(error_of({}).find("--model"), std::string::npos);
+  EXPECT_NE(error_of({"--model", ""}).find("--model"), std::string::npos);
   EXPECT_NE(error_of({"--model", "m", "--threads", "many"}).find("--threads"), std::string::npos);
   EXPECT_NE(error_of({"--model", "m"}, {{"INFINI_MAX_SESSIONS", "0"}}).find("INFINI_MAX_SESSIONS"),
             std::string::npos);

@@ -11,5 +11,6 @@ int make_model_command(const std::vector<std::string>& args);
 int run_command(const std::vector<std::string>& args);
 int bench_command(const std::vector<std::string>& args);
 int eval_command(const std::vector<std::string>& args);
+int make_doc_command(const std::vector<std::string>& args);
 
 }  // namespace infini::tool

@@ -1,4 +1,4 @@
-// infini: the engine's command-line tool (logits, make-model, run, bench, eval).
+// infini: the engine's command-line tool (logits, make-model, run, bench, eval, make-doc).
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -34,6 +34,9 @@ commands:
               passkey|needle|summary --model DIR --lengths 1k,8k,32k,128k,1m [--trials N]
               [--filler repeat|prose] [--prose-file FILE] [--seed S] [--dtype bf16|f32]
               [--baselines|--no-baselines] [--max-tokens N] [--gate G]
+  make-doc    write one such document to a file; prints its question and answer
+              passkey|needle|summary --model DIR --length N --out FILE
+              [--filler repeat|prose] [--prose-file FILE] [--depth D] [--seed S]
 
 Run `infini <command> --help` for the same text.)";
 
@@ -59,6 +62,7 @@ int main(int argc, char** argv) {
     if (command == "run") return infini::tool::run_command(args);
     if (command == "bench") return infini::tool::bench_command(args);
     if (command == "eval") return infini::tool::eval_command(args);
+    if (command == "make-doc") return infini::tool::make_doc_command(args);
     std::fprintf(stderr, "infini: unknown command '%s'\n%s\n", command.c_str(), kUsage);
     return 2;
   } catch (const infini::EngineError& e) {
