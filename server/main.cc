@@ -39,6 +39,12 @@ int serve(const infini::server::ServerConfig& config) {
   options.backend = config.backend;
   options.dtype = parse_compute_dtype(config.dtype);
   options.gate = config.gate;
+  if (!std::filesystem::is_directory(config.model_dir)) {
+    // Most often the default (models/demo, relative to the working
+    // directory) from somewhere other than the repository root.
+    throw std::runtime_error("model directory '" + config.model_dir +
+                             "' does not exist: pass --model DIR or set INFINI_MODEL");
+  }
   auto model = Model::load(config.model_dir, options);
   auto tokenizer =
       Tokenizer::load((std::filesystem::path(config.model_dir) / "tokenizer.model").string());

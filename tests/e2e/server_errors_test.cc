@@ -488,7 +488,6 @@ TEST(ServerCommandLine, BadFlagsExitWith2AndSayWhy) {
       {{server, "--model", model, "--dtype", "f64"}, {"--dtype", "f64"}},
       {{server, "--model", model, "--log-level", "loud"}, {"--log-level", "loud"}},
       {{server, "--model", model, "--listen"}, {"--listen", "value"}},
-      {{server, "--listen", "127.0.0.1:0"}, {"--model"}},
       {{server, "--model", model, "stray"}, {"stray"}},
       {{"/usr/bin/env", "INFINI_THREADS=lots", server, "--model", model},
        {"INFINI_THREADS", "lots"}},
@@ -504,6 +503,18 @@ TEST(ServerCommandLine, BadFlagsExitWith2AndSayWhy) {
     for (const auto& m : c.mentions) EXPECT_NE(r.output.find(m), std::string::npos) << r.output;
     EXPECT_LT(r.output.size(), 2000u) << "a bad flag should give a short message";
   }
+}
+
+// Without --model the server looks for the bundled models/demo in its
+// working directory; run elsewhere it exits 1 and says how to point it.
+TEST(ServerCommandLine, DefaultModelMissingFromTheWorkingDirectoryExits1SayingHow) {
+  TempDir dir;
+  const std::string cmd = "cd '" + dir.path().string() + "' && exec '" + server_binary() +
+                          "' --listen 127.0.0.1:0 --metrics-listen ''";
+  const CommandResult r = run_command({"/bin/sh", "-c", cmd}, 20s);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("'models/demo' does not exist"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--model"), std::string::npos) << r.output;
 }
 
 TEST(ServerCommandLine, HelpListsEveryFlag) {
