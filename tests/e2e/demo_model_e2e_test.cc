@@ -2,7 +2,7 @@
 // document streamed in uneven chunks, then asked, gives back its key, as
 // text streamed over gRPC; the session's state is the model's fixed size.
 #include "engine/prompt_template.h"
-#include "tests/e2e/server_process.h"
+#include "tests/e2e/e2e_support.h"
 #include "tools/infini/eval_runner.h"
 #include "tools/infini/eval_tasks.h"
 

@@ -14,7 +14,7 @@
 
 #include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
-#include "tests/e2e/server_process.h"
+#include "tests/e2e/e2e_support.h"
 
 namespace infini::e2e {
 namespace {

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "engine/tokenizer.h"
-#include "tests/e2e/server_process.h"
+#include "tests/e2e/e2e_support.h"
 
 namespace infini::e2e {
 namespace {
