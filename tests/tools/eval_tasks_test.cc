@@ -308,6 +308,11 @@ TEST(EvalTasksTest, AnswersAreTrimmedAndFactsCountedInPlace) {
   const std::vector<std::string> facts = {"Anna lives in Paris.", "Tom lives in Rome.",
                                           "Eva lives in Oslo."};
   EXPECT_EQ(facts_in_place("Anna lives in Paris. Tom lives in Rome. Eva lives in Oslo.", facts), 3);
+  EXPECT_EQ(chars_in_place("71432", "71432"), 5);
+  EXPECT_EQ(chars_in_place("71342", "71432"), 3);
+  EXPECT_EQ(chars_in_place("714", "71432"), 3);
+  EXPECT_EQ(chars_in_place("7143299", "71432"), 5);
+  EXPECT_EQ(chars_in_place("", "71432"), 0);
   EXPECT_EQ(facts_in_place("Anna lives in Paris. Eva lives in Oslo. Tom lives in Rome.", facts), 1);
   EXPECT_EQ(facts_in_place("Bob lives in Paris. Tom lives in Rome.", facts), 1);
   EXPECT_EQ(facts_in_place("", facts), 0);

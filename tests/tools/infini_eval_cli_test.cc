@@ -63,10 +63,19 @@ TEST_F(InfiniEvalCliTest, PasskeyPrintsATableWithBaselines) {
   auto r = run("eval passkey --model " + model_ + " --lengths 1k --trials 2", false);
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* s : {"infini eval passkey: filler repeat", "dtype bf16", "2 trials", "seed 1",
-                        "| length | tokens | model acc | 0-20% |", "memory-off acc",
+                        "| length | tokens | model acc | digits in place | 0-20% |",
+                        "memory-off acc | memory-off digits in place |",
                         "last-segment acc", "KV cache (bf16)", "|---:|", "\n| 1k | "}) {
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
   }
+  // Header, separator and row have the same number of columns.
+  auto bars = [&r](const std::string& starts) {
+    const auto at = r.output.find(starts);
+    const auto line = r.output.substr(at, r.output.find('\n', at) - at);
+    return std::count(line.begin(), line.end(), '|');
+  };
+  EXPECT_EQ(bars("| length |"), bars("|---:|"));
+  EXPECT_EQ(bars("| length |"), bars("| 1k |"));
   // Two trials at depths 0.25 and 0.75: two buckets measured, three empty.
   const auto row = r.output.substr(r.output.find("\n| 1k | ") + 1);
   EXPECT_EQ(std::count(row.begin(), row.begin() + row.find('\n'), '-'), 3) << row;

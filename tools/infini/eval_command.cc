@@ -116,6 +116,7 @@ Options parse_options(const std::vector<std::string>& args) {
 struct LengthTally {
   int64_t trials = 0, correct = 0, memory_off = 0, last_segment = 0;
   int64_t facts = 0, facts_in_place = 0;
+  int64_t chars = 0, chars_in_place = 0, memory_off_chars_in_place = 0;
   int64_t bucket_trials[5] = {}, bucket_correct[5] = {};
   int64_t document_tokens = 0, tokens_read = 0, state_bytes = 0;
   double ingest_seconds = 0.0;
@@ -153,11 +154,12 @@ int eval_command(const std::vector<std::string>& args) {
       static_cast<long long>(config.segment_size), o.max_tokens);
   std::printf(
       "| length | tokens | model acc |%s 0-20%% | 20-40%% | 40-60%% | 60-80%% | 80-100%% | "
-      "memory-off acc | last-segment acc | state | KV cache (bf16) | KV / state | "
+      "memory-off acc |%s last-segment acc | state | KV cache (bf16) | KV / state | "
       "ingest tok/s |\n",
-      summary ? " facts in place |" : "");
-  std::printf("|---:|---:|---:|%s---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-              summary ? "---:|" : "");
+      summary ? " facts in place |" : " digits in place |",
+      summary ? "" : " memory-off digits in place |");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s---:|---:|---:|---:|---:|---:|\n",
+              summary ? "" : "---:|");
   std::fflush(stdout);
 
   for (const int64_t length : o.lengths) {
@@ -213,6 +215,10 @@ int eval_command(const std::vector<std::string>& args) {
       if (summary) {
         t.facts += static_cast<int64_t>(c.facts.size());
         t.facts_in_place += facts_in_place(got, c.facts);
+      } else {
+        t.chars += static_cast<int64_t>(c.answer.size());
+        t.chars_in_place += chars_in_place(got, c.answer);
+        t.memory_off_chars_in_place += chars_in_place(off_text, c.answer);
       }
       t.document_tokens += static_cast<int64_t>(ids.size());
       t.tokens_read += run.tokens_read;
@@ -238,9 +244,10 @@ int eval_command(const std::vector<std::string>& args) {
     std::string row = "| " + label + " | " + std::to_string(mean_tokens) + " |";
     auto cell = [&row](const std::string& text) { row.append(" ").append(text).append(" |"); };
     cell(percent(t.correct, t.trials));
-    if (summary) cell(percent(t.facts_in_place, t.facts));
+    cell(summary ? percent(t.facts_in_place, t.facts) : percent(t.chars_in_place, t.chars));
     for (int b = 0; b < 5; ++b) cell(percent(t.bucket_correct[b], t.bucket_trials[b]));
     cell(o.baselines ? percent(t.memory_off, t.trials) : "-");
+    if (!summary) cell(o.baselines ? percent(t.memory_off_chars_in_place, t.chars) : "-");
     cell(o.baselines ? percent(t.last_segment, t.trials) : "-");
     char tail[160];
     std::snprintf(

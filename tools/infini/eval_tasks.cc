@@ -180,6 +180,14 @@ int64_t facts_in_place(std::string_view generated, const std::vector<std::string
   return matched;
 }
 
+int64_t chars_in_place(std::string_view generated, std::string_view expected) {
+  int64_t matched = 0;
+  for (size_t i = 0; i < expected.size() && i < generated.size(); ++i) {
+    matched += generated[i] == expected[i];
+  }
+  return matched;
+}
+
 EvalDocuments::EvalDocuments(std::shared_ptr<const Tokenizer> tokenizer,
                              std::string document_prefix, Filler filler)
     : tokenizer_(std::move(tokenizer)),

@@ -102,6 +102,9 @@ std::string trim_answer(std::string_view generated);
 // How many of `facts` the summary holds in their place: its k-th sentence
 // (text up to and including a '.', trimmed) equals facts[k].
 int64_t facts_in_place(std::string_view generated, const std::vector<std::string>& facts);
+// How many characters of `expected` (a key or code) the answer has at the
+// same position: partial retrieval, e.g. the right first digits of a key.
+int64_t chars_in_place(std::string_view generated, std::string_view expected);
 
 class EvalDocuments {
  public:
