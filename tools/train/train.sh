@@ -12,8 +12,8 @@ shift || true
 scripts/install-deps
 start=$(date +%s)
 set +e
-/usr/bin/python3 tools/train/train.py --work build/train --out "$out" --steps 1400 \
-  --tokens-per-step 10240 --eval-every 200 "$@"
+/usr/bin/python3 tools/train/train.py --work build/train --out "$out" --steps 4000 \
+  --tokens-per-step 10240 --eval-every 250 "$@"
 rc=$?
 set -e
 took=$(( $(date +%s) - start ))
