@@ -36,6 +36,7 @@ commands:
   ask SESSION TEXT   ask a question of a session's memory; prints the answer as it streams
   summarize SESSION  summarise what a session has read
   sessions           ls | get ID | rm ID | fork ID
+  health             is the server serving? exit 0 only when it is (for probes)
 
 global flags:
   --server ADDR      the server (default: $INFINI_SERVER, else localhost:50051)
@@ -83,6 +84,15 @@ constexpr const char* kSessionsUsage = R"(usage: infini-client sessions <ls|get|
   sessions rm ID                         delete a session
   sessions fork ID [--label k=v ...]     copy a session's state into a new session;
                                          prints the new id)";
+
+constexpr const char* kHealthUsage = R"(usage: infini-client health [--service NAME]
+
+Calls grpc.health.v1.Health/Check and prints the status (SERVING, NOT_SERVING,
+SERVICE_UNKNOWN). Exits 0 only when SERVING, 1 otherwise (also when the server
+cannot be reached), so containers and scripts can use it as a probe.
+
+  --service NAME     a service's status (default "": the server as a whole;
+                     infini.v1.LongContext is the API))";
 
 // A command line the user got wrong: exit 2 with a pointer to --help.
 class UsageError : public std::runtime_error {
@@ -538,6 +548,18 @@ int sessions_command(const std::vector<std::string>& argv) {
   throw UsageError("unknown sessions command '" + sub + "' (ls, get, rm, fork)", args.command);
 }
 
+// ---- health ----
+
+int health_command(const std::vector<std::string>& argv) {
+  const Args args = parse_args(argv, "health", {{"service"}});
+  if (args.help) return std::puts(kHealthUsage), 0;
+  expect_positional(args, 0, "no argument (use --service NAME)");
+  InfiniClient client = connect(args);
+  const std::string status = client.health(args.get("service").value_or(""));
+  std::printf("%s\n", status.c_str());
+  return status == "SERVING" ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -577,6 +599,7 @@ int main(int argc, char** argv) {
     if (command == "ingest") return ingest_command(rest);
     if (command == "ask" || command == "summarize") return generate_command(rest, command);
     if (command == "sessions") return sessions_command(rest);
+    if (command == "health") return health_command(rest);
     throw UsageError("unknown command '" + command + "'", "");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "infini-client: %s\n(see infini-client %s--help)\n", e.what(),

@@ -132,6 +132,16 @@ v1::Session InfiniClient::create_session(const Labels& labels) {
   return session;
 }
 
+std::string InfiniClient::health(const std::string& service) {
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  prepare(context);
+  check(grpc::health::v1::Health::NewStub(channel_)->Check(&context, request, &response));
+  return grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status());
+}
+
 v1::Session InfiniClient::get_session(const std::string& session_id) {
   v1::GetSessionRequest request;
   request.set_session_id(session_id);

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "proto/infini/v1/long_context.grpc.pb.h"
 #include "proto/infini/v1/long_context.pb.h"
 
@@ -147,6 +148,11 @@ class InfiniClient {
                      const GenerationParams& params = {}, const TextCallback& on_text = {});
   GenerateResult summarize(const std::string& session_id, const GenerationParams& params = {},
                            const TextCallback& on_text = {});
+
+  // grpc.health.v1.Health/Check: "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"
+  // or "UNKNOWN" for `service` ("" is the server as a whole). A server that
+  // cannot be reached throws ClientError (UNAVAILABLE), as every call does.
+  std::string health(const std::string& service = "");
 
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 

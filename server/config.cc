@@ -25,7 +25,8 @@ const Option kOptions[] = {
     {"dtype", "INFINI_DTYPE", "matrix precision: bf16 (default) or f32"},
     {"gate", "INFINI_GATE", "memory gate in (0,1) for checkpoints without memory_gate tensors"},
     {"threads", "INFINI_THREADS",
-     "engine workers: sessions computed in parallel (default: number of cores)"},
+     "engine workers: sessions computed in parallel (default: usable cores, "
+     "from the CPU affinity mask and the cgroup CPU quota)"},
     {"queue-capacity", "INFINI_QUEUE_CAPACITY",
      "engine tasks that may wait; more are refused with RESOURCE_EXHAUSTED (default 256)"},
     {"max-sessions", "INFINI_MAX_SESSIONS", "sessions at most (default 1024)"},

@@ -11,6 +11,7 @@
 
 #include "engine/error.h"
 #include "server/config.h"
+#include "server/cpu_budget.h"
 #include "server/logging.h"
 #include "server/long_context_service.h"
 #include "server/metrics_http.h"
@@ -55,7 +56,7 @@ int serve(const infini::server::ServerConfig& config) {
                           " pieces but the model's vocabulary is " + std::to_string(mc.vocab_size));
   }
 
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = usable_cores();
   const int workers = config.threads > 0 ? config.threads : cores;
 
   ServerMetrics metrics;
@@ -63,6 +64,7 @@ int serve(const infini::server::ServerConfig& config) {
   SessionManager sessions(model, tokenizer, {config.max_sessions, config.max_state_bytes},
                           prompt.document_prefix);
   Scheduler scheduler(workers, cores, config.queue_capacity);
+  metrics.set_limits({config.queue_capacity, config.max_sessions, config.max_state_bytes});
   metrics.set_session_totals_source([&sessions, &metrics, &scheduler] {
     metrics.set_queue_depth(scheduler.queued());  // refreshed at every scrape
     return ServerMetrics::SessionTotals{sessions.count(), sessions.total_state_bytes(),

@@ -60,6 +60,10 @@ struct ServerMetrics::Series {
   Gauge* compression_ratio;
   Gauge* queue_depth;
   Gauge* requests_in_flight;
+
+  Gauge* queue_capacity;
+  Gauge* sessions_limit;
+  Gauge* state_bytes_limit;
 };
 
 ServerMetrics::ServerMetrics() : series_(std::make_unique<Series>()) {
@@ -131,6 +135,17 @@ ServerMetrics::ServerMetrics() : series_(std::make_unique<Series>()) {
   s.requests_in_flight =
       &r.gauge("infini_requests_in_flight", "RPCs currently being served.").with();
 
+  s.queue_capacity =
+      &r.gauge("infini_queue_capacity",
+               "Engine requests that may wait (--queue-capacity); more are refused.")
+           .with();
+  s.sessions_limit =
+      &r.gauge("infini_sessions_limit", "Sessions the server may hold (--max-sessions).").with();
+  s.state_bytes_limit = &r.gauge("infini_state_bytes_limit",
+                                 "Bytes of session state allowed over all sessions "
+                                 "(--max-state-bytes).")
+                             .with();
+
   register_process_metrics(registry_);
 
   registry_.add_collect_hook([this] {
@@ -195,6 +210,12 @@ void ServerMetrics::record_generation(double first_token_seconds, int64_t genera
 
 void ServerMetrics::set_queue_depth(int64_t depth) {
   series_->queue_depth->set(static_cast<double>(depth));
+}
+
+void ServerMetrics::set_limits(const Limits& limits) {
+  series_->queue_capacity->set(static_cast<double>(limits.queue_capacity));
+  series_->sessions_limit->set(static_cast<double>(limits.max_sessions));
+  series_->state_bytes_limit->set(static_cast<double>(limits.max_state_bytes));
 }
 
 void ServerMetrics::add_in_flight(int64_t delta) {

@@ -36,6 +36,14 @@ class ServerMetrics {
   void record_generation(double first_token_seconds, int64_t generated_tokens,
                          double decode_seconds);
   void set_queue_depth(int64_t depth);
+  // The configured limits, exported so that dashboards and alerts divide by
+  // the limit the server really has rather than a number copied into them.
+  struct Limits {
+    int64_t queue_capacity = 0;
+    int64_t max_sessions = 0;
+    int64_t max_state_bytes = 0;
+  };
+  void set_limits(const Limits& limits);
   void add_in_flight(int64_t delta);
 
   // Session totals, refreshed at scrape time by the callback given here

@@ -83,6 +83,16 @@ TEST(MetricsScrape, ExpositionPassesPromtool) {
   EXPECT_EQ(http_get(server->metrics_port(), "/nope").status, 404);
 }
 
+// Dashboards and alerts divide by these: they must be the flags' values.
+TEST(MetricsScrape, ConfiguredLimitsAreExported) {
+  auto server = ServerProcess::start(
+      {"--queue-capacity", "17", "--max-sessions", "33", "--max-state-bytes", "123456789"});
+  const auto samples = parse_metrics(http_get(server->metrics_port(), "/metrics").body);
+  EXPECT_EQ(metric_value(samples, "infini_queue_capacity"), 17.0);
+  EXPECT_EQ(metric_value(samples, "infini_sessions_limit"), 33.0);
+  EXPECT_EQ(metric_value(samples, "infini_state_bytes_limit"), 123456789.0);
+}
+
 TEST(MetricsScrape, CountersMoveByExactlyTheWorkDone) {
   auto server = ServerProcess::start();
   auto stub = new_stub(*server);

@@ -512,5 +512,43 @@ TEST_F(ServerE2EShared, HealthCheckAnswersServing) {
   EXPECT_EQ(stub->Check(&context, request, &response).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+// `infini-client health` is the container's HEALTHCHECK: exit 0 only when serving.
+TEST_F(ServerE2EShared, ClientHealthCommandIsAProbe) {
+  ServerProcess* server = &this->server();
+  const std::string client = bin_path("infini-client");
+  const CommandResult serving =
+      run_command({client, "--server", server->target(), "--timeout", "10", "health"}, 30s, true);
+  EXPECT_EQ(serving.exit_code, 0) << serving.output << serving.error_output;
+  EXPECT_EQ(serving.output, "SERVING\n");
+  const CommandResult api = run_command(
+      {client, "--server", server->target(), "health", "--service", "infini.v1.LongContext"}, 30s,
+      true);
+  EXPECT_EQ(api.exit_code, 0) << api.error_output;
+  EXPECT_EQ(api.output, "SERVING\n");
+  const CommandResult unknown = run_command(
+      {client, "--server", server->target(), "health", "--service", "no.such.Service"}, 30s, true);
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.error_output.find("NOT_FOUND"), std::string::npos) << unknown.error_output;
+
+  // Nothing listening: UNAVAILABLE within the timeout, exit 1.
+  const int closed = [] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return static_cast<int>(ntohs(addr.sin_port));
+  }();
+  const CommandResult down = run_command(
+      {client, "--server", "127.0.0.1:" + std::to_string(closed), "--timeout", "2", "health"}, 30s,
+      true);
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_NE(down.error_output.find("UNAVAILABLE"), std::string::npos) << down.error_output;
+  EXPECT_EQ(run_command({client, "health", "extra"}, 30s, true).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace infini::e2e

@@ -114,6 +114,9 @@ TEST(ServerMetricsTest, ExposesTheContractFamilies) {
                        "infini_compression_ratio gauge",
                        "infini_queue_depth gauge",
                        "infini_requests_in_flight gauge",
+                       "infini_queue_capacity gauge",
+                       "infini_sessions_limit gauge",
+                       "infini_state_bytes_limit gauge",
                        "process_cpu_seconds_total counter",
                        "process_open_fds gauge",
                        "process_max_fds gauge",
@@ -223,6 +226,16 @@ TEST(ServerMetricsTest, QueueDepthAndInFlight) {
   metrics.add_in_flight(-1);
   expect_changes(changes(before, metrics.render()),
                  {{"infini_queue_depth", 7}, {"infini_requests_in_flight", 2}});
+}
+
+TEST(ServerMetricsTest, LimitsAreExportedAsSet) {
+  ServerMetrics metrics;
+  std::string before = metrics.render();
+  metrics.set_limits({.queue_capacity = 64, .max_sessions = 10, .max_state_bytes = 1 << 20});
+  expect_changes(changes(before, metrics.render()),
+                 {{"infini_queue_capacity", 64},
+                  {"infini_sessions_limit", 10},
+                  {"infini_state_bytes_limit", 1 << 20}});
 }
 
 TEST(ServerMetricsTest, SessionTotalsAreReadAtRenderTime) {
