@@ -79,9 +79,10 @@ WORKDIR /app
 # the HEALTHCHECK follows INFINI_LISTEN's port.
 ENV INFINI_LISTEN=0.0.0.0:50051 \
     INFINI_METRICS_LISTEN=0.0.0.0:9464 \
-    INFINI_MODEL=/app/models/demo
-# Session snapshots (save/restore) are a later issue (#6); the volume is
-# declared now so that deployments mount it from the start.
+    INFINI_MODEL=/app/models/demo \
+    INFINI_SNAPSHOT_DIR=/var/lib/infini/snapshots
+# Session snapshots: written after every Ingest and at shutdown, restored at
+# start, so sessions survive a restart (mount a volume here to keep them).
 VOLUME /var/lib/infini/snapshots
 USER 10001:10001
 # 50051 gRPC (infini.v1.LongContext, grpc.health.v1.Health, reflection);

@@ -39,6 +39,11 @@ constexpr std::string_view kKnownUnsupportedDTypes[] = {
   throw EngineError(ErrorCode::kCorruptData, path + ": " + what);
 }
 
+[[noreturn]] void too_short(const std::string& path, uint64_t size) {
+  corrupt(path,
+          "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
+}
+
 [[noreturn]] void corrupt_tensor(const std::string& path, const std::string& name,
                                  const std::string& what) {
   corrupt(path, "tensor \"" + name + "\": " + what);
@@ -163,8 +168,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
   if (file_size < 8) {
     ::close(fd);
-    corrupt(path, "file is " + std::to_string(file_size) +
-                      " bytes, too short for the 8-byte header length");
+    too_short(path, file_size);  // and mmap refuses 0 bytes
   }
 
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
@@ -178,8 +182,23 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   // From here the destructor unmaps, also when validation below throws.
   file->mapping_ = mapping;
   file->mapping_size_ = file_size;
-  const auto* base = static_cast<const unsigned char*>(mapping);
+  file->read_header(static_cast<const unsigned char*>(mapping), file_size);
+  return file;
+}
 
+std::unique_ptr<SafetensorsFile> SafetensorsFile::parse(std::string_view bytes,
+                                                        const std::string& origin) {
+  std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
+  file->path_ = origin;
+  file->bytes_ = std::make_unique_for_overwrite<unsigned char[]>(bytes.size());
+  if (!bytes.empty()) std::memcpy(file->bytes_.get(), bytes.data(), bytes.size());
+  file->read_header(file->bytes_.get(), bytes.size());
+  return file;
+}
+
+void SafetensorsFile::read_header(const unsigned char* base, uint64_t file_size) {
+  const std::string& path = path_;
+  if (file_size < 8) too_short(path, file_size);
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | base[i];
   if (header_size > file_size - 8) {
@@ -306,7 +325,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
     }
 
     view.data = base + data_begin + begin;
-    auto [it, inserted] = file->tensors_.emplace(name, std::move(view));
+    auto [it, inserted] = tensors_.emplace(name, std::move(view));
     ranges.push_back({begin, end, &it->first});
   }
 
@@ -323,7 +342,6 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
                         ") overlap");
     }
   }
-  return file;
 }
 
 SafetensorsFile::~SafetensorsFile() {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace infini {
@@ -31,6 +32,10 @@ class SafetensorsFile {
  public:
   // Throws EngineError (kNotFound, kCorruptData, kUnsupported) with the path.
   static std::unique_ptr<SafetensorsFile> open(const std::string& path);
+  // The same checks on a file's bytes already in memory, copied; `origin` stands
+  // for the path in errors. The copy is exactly as long as the bytes, so under
+  // ASan (the fuzz target) any read past their end is caught.
+  static std::unique_ptr<SafetensorsFile> parse(std::string_view bytes, const std::string& origin);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
@@ -43,11 +48,14 @@ class SafetensorsFile {
 
  private:
   SafetensorsFile() = default;
+  // Validates the header of the `size` bytes at `base` and fills tensors_.
+  void read_header(const unsigned char* base, uint64_t size);
+
   std::string path_;
-  void* mapping_ = nullptr;
+  void* mapping_ = nullptr;  // from open()
   size_t mapping_size_ = 0;
+  std::unique_ptr<unsigned char[]> bytes_;  // from parse()
   std::map<std::string, TensorView> tensors_;
 };
-
 
 }  // namespace infini

@@ -1,5 +1,9 @@
 #include "engine/session_state.h"
 
+#include <string>
+
+#include "engine/error.h"
+
 namespace infini {
 
 SessionState::SessionState(std::shared_ptr<Backend> backend, const ModelConfig& config)
@@ -59,6 +63,46 @@ std::vector<float> SessionState::to_host() const {
   out.push_back(static_cast<float>(tokens_));
   out.push_back(static_cast<float>(segments_));
   return out;
+}
+
+int64_t SessionState::host_floats() const {
+  return state_bytes() / static_cast<int64_t>(sizeof(float));
+}
+
+void SessionState::restore(const std::vector<float>& tensors, int64_t tokens, int64_t segments) {
+  const int64_t expected = host_floats();
+  if (static_cast<int64_t>(tensors.size()) != expected) {
+    throw EngineError(ErrorCode::kInvalidArgument,
+                      "session state holds " + std::to_string(expected) +
+                          " floats for this model, the restored state has " +
+                          std::to_string(tensors.size()));
+  }
+  // The model folds a segment as soon as its window fills.
+  if (tokens < 0 || segments != tokens / segment_size_) {
+    throw EngineError(ErrorCode::kInvalidArgument,
+                      "restored position is impossible: " + std::to_string(tokens) + " tokens, " +
+                          std::to_string(segments) + " segments of " +
+                          std::to_string(segment_size_));
+  }
+  // Upload everything before touching the state, so that a failing upload
+  // leaves it as it was; then copy into the existing tensors.
+  std::vector<Tensor> uploaded;
+  uploaded.reserve(layers_.size() * 4);
+  const float* at = tensors.data();
+  for (const LayerState& layer : layers_) {
+    for (const Tensor* t : {&layer.memory, &layer.norm, &layer.keys, &layer.values}) {
+      uploaded.push_back(backend_->upload(at, t->rows(), t->cols()));
+      at += t->rows() * t->cols();
+    }
+  }
+  auto next = uploaded.begin();
+  for (LayerState& layer : layers_) {
+    for (Tensor* t : {&layer.memory, &layer.norm, &layer.keys, &layer.values}) {
+      backend_->copy(*next++, *t);
+    }
+  }
+  tokens_ = tokens;
+  segments_ = segments;
 }
 
 }  // namespace infini

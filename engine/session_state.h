@@ -41,6 +41,13 @@ class SessionState {
   // Every float of the state in a fixed order (per layer: M, z, keys,
   // values), with tokens and segments; for snapshots and comparisons.
   std::vector<float> to_host() const;
+  // How many floats to_host() returns before its two trailing counters.
+  int64_t host_floats() const;
+  // The inverse of to_host(): `tensors` is what it returns without the two
+  // trailing counters, which come back exact as `tokens` and `segments`.
+  // Throws EngineError(kInvalidArgument) when the count does not match this
+  // state's shapes or the counters are impossible; the state is then unchanged.
+  void restore(const std::vector<float>& tensors, int64_t tokens, int64_t segments);
 
   // Called by the model as tokens are consumed and segments folded.
   void advance(int64_t count) { tokens_ += count; }

@@ -327,8 +327,11 @@ void StreamingEncoder::restore_pending(std::string pending, bool at_start) {
 
 // The safe cut rule: a cut at i (0 < i) is safe when pending_[i] is a whitespace
 // byte and pending_[i - 1] is not, i.e. just before a whitespace run. Whitespace
-// bytes are ASCII, so a cut never falls inside a UTF-8 character. Returns 0 when
-// there is no cut at or after `from`.
+// bytes are ASCII, so a cut never falls inside a UTF-8 character. A U+2581 in the
+// text counts as whitespace before a cut: escaping turns spaces into that very
+// character, so "x\u2581 y" has a whitespace run "\u2581\u2581" that a
+// whitespace-only piece may cover (found by tests/fuzz/tokenizer_stream_fuzz.cc).
+// Returns 0 when there is no cut at or after `from`.
 size_t StreamingEncoder::last_cut(size_t from) const {
   const Tokenizer::CutRules& rules = tokenizer_->cut_rules_;
   if (!rules.whitespace_cuts) return 0;
@@ -337,7 +340,8 @@ size_t StreamingEncoder::last_cut(size_t from) const {
     const auto byte = static_cast<uint8_t>(pending_[i]);
     const auto before = static_cast<uint8_t>(pending_[i - 1]);
     if (rules.whitespace[byte] && !rules.whitespace[before] &&
-        (!rules.ascii_before_cut || before < 0x80)) {
+        (!rules.ascii_before_cut || before < 0x80) &&
+        !std::string_view(pending_).substr(0, i).ends_with(kSpaceSymbol)) {
       return i;
     }
   }

@@ -62,7 +62,11 @@ class Tokenizer {
 // tokenizer.encode(all text). Text is encoded up to the last safe cut point
 // (just before a whitespace run, see tokenizer.cc); the rest stays pending until
 // more arrives or finish() is called. The one exception is a run of more than
-// kMaxPendingBytes without whitespace, cut where its ids may differ.
+// kMaxPendingBytes without whitespace, cut where its ids may differ. For
+// unigram models, ties between segmentations of equal score may also break
+// differently after a cut (same text, same score, other ids; found by
+// tests/fuzz/tokenizer_stream_fuzz.cc); BPE models, the demo model's kind,
+// give identical ids.
 class StreamingEncoder {
  public:
   // Where the pending text starts in the document. A snapshot must keep it with the

@@ -39,6 +39,9 @@ const Option kOptions[] = {
     {"default-max-tokens", "INFINI_DEFAULT_MAX_TOKENS",
      "tokens generated when a request does not say (default 128)"},
     {"max-tokens-limit", "INFINI_MAX_TOKENS_LIMIT", "largest max_tokens a request may ask (default 4096)"},
+    {"snapshot-dir", "INFINI_SNAPSHOT_DIR",
+     "directory of session snapshots, written after every Ingest and at shutdown and "
+     "restored at start (default: none, sessions live in memory only)"},
     {"log-level", "INFINI_LOG_LEVEL", "trace, debug, info (default), warn, error"},
     {"log-format", "INFINI_LOG_FORMAT", "text (default) or json (one object per line)"},
 };
@@ -152,6 +155,7 @@ ParsedConfig parse_server_config(const std::vector<std::string>& args,
   get("max-tokens-limit", [&](auto& n, auto& v) {
     c.max_tokens = static_cast<int32_t>(parse_int(n, v, 1, 1 << 20));
   });
+  get("snapshot-dir", [&](auto&, auto& v) { c.snapshot_dir = v; });
   get("log-level", [&](auto& n, auto& v) {
     static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (std::none_of(std::begin(levels), std::end(levels), [&](const char* l) { return v == l; })) {

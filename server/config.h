@@ -27,6 +27,8 @@ struct ServerConfig {
   int64_t max_message_bytes = int64_t{16} << 20;  // --max-message-bytes, INFINI_MAX_MESSAGE_BYTES
   int32_t default_max_tokens = 128;   // --default-max-tokens, INFINI_DEFAULT_MAX_TOKENS
   int32_t max_tokens = 4096;          // --max-tokens-limit, INFINI_MAX_TOKENS_LIMIT
+  // --snapshot-dir, INFINI_SNAPSHOT_DIR: where sessions are made durable ("" = memory only).
+  std::string snapshot_dir;
   std::string log_level = "info";     // --log-level, INFINI_LOG_LEVEL
   std::string log_format = "text";    // --log-format, INFINI_LOG_FORMAT (text | json)
 };

@@ -21,7 +21,7 @@ void IngestReactor::OnReadDone(bool ok) {
       finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "empty Ingest stream: the first message must set session_id or create"));
     } else {
-      finish(grpc::Status::OK);
+      finish_durably();
     }
     return;
   }
@@ -163,6 +163,32 @@ void IngestReactor::apply(const v1::IngestRequest& request) {
   context_.metrics->record_ingest_chunk(static_cast<int64_t>(ids.size()), seconds);
   if (stats.segments_folded > 0) {
     context_.metrics->record_segment_folds(stats.segments_folded, stats.fold_seconds);
+  }
+}
+
+void IngestReactor::finish_durably() {
+  if (context_.persistence == nullptr) {
+    finish(grpc::Status::OK);
+    return;
+  }
+  // On the session's queue, after every chunk of this call: the snapshot
+  // holds all of them, and no other task changes the state meanwhile.
+  const bool queued = context_.scheduler->submit(session_->queue, [this] {
+    try {
+      context_.persistence->write(*context_.sessions, *session_);
+    } catch (const std::exception& e) {
+      finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                          std::string("every chunk was read, but the session's snapshot was not "
+                                      "written, so it would not survive a restart: ") +
+                              e.what()));
+      return;
+    }
+    finish(grpc::Status::OK);
+  });
+  if (!queued) {
+    finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "every chunk was read, but the engine queue is full so the session's "
+                        "snapshot was not written; the next Ingest writes it"));
   }
 }
 

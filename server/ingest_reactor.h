@@ -29,6 +29,9 @@ class IngestReactor final : public grpc::ServerReadReactor<v1::IngestRequest> {
   void accept(v1::IngestRequest request);
   // Worker thread: reads the chunk into the session.
   void apply(const v1::IngestRequest& request);
+  // The client's side is closed: with snapshots on, write the session's
+  // snapshot on its queue first, then finish (an error if it failed).
+  void finish_durably();
   void finish(const grpc::Status& status);
 
   const ServiceContext& context_;

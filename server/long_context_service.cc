@@ -90,6 +90,7 @@ grpc::ServerUnaryReactor* LongContextService::DeleteSession(grpc::CallbackServer
       throw ServiceError(grpc::StatusCode::NOT_FOUND,
                          "session '" + request->session_id() + "' not found");
     }
+    if (context_.persistence != nullptr) context_.persistence->remove(request->session_id());
   });
 }
 

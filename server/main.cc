@@ -16,6 +16,7 @@
 #include "server/long_context_service.h"
 #include "server/metrics_http.h"
 #include "server/reflection_service.h"
+#include "server/session_persistence.h"
 #include "proto/grpc/health/v1/health.pb.h"
 
 namespace {
@@ -63,6 +64,21 @@ int serve(const infini::server::ServerConfig& config) {
   const PromptTemplate prompt = PromptTemplate::load(config.model_dir);
   SessionManager sessions(model, tokenizer, {config.max_sessions, config.max_state_bytes},
                           prompt.document_prefix);
+  // Before the scheduler, so that it outlives every task that writes a snapshot.
+  std::unique_ptr<SessionPersistence> persistence;
+  if (!config.snapshot_dir.empty()) {
+    const auto started = std::chrono::steady_clock::now();
+    persistence =
+        std::make_unique<SessionPersistence>(config.snapshot_dir, model_identity(config.model_dir));
+    const auto report = persistence->restore_all(sessions);
+    for (const auto& skipped : report.skipped) {
+      log->warn("snapshot {} not restored (left in place): {}", skipped.path.string(),
+                skipped.reason);
+    }
+    log->info("snapshots in {}: {} sessions restored, {} skipped, in {:.2f} s",
+              config.snapshot_dir, report.restored, report.skipped.size(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
   Scheduler scheduler(workers, cores, config.queue_capacity);
   metrics.set_limits({config.queue_capacity, config.max_sessions, config.max_state_bytes});
   metrics.set_session_totals_source([&sessions, &metrics, &scheduler] {
@@ -83,6 +99,7 @@ int serve(const infini::server::ServerConfig& config) {
   context.sessions = &sessions;
   context.scheduler = &scheduler;
   context.metrics = &metrics;
+  context.persistence = persistence.get();
   LongContextService service(context);
   // Touching a health message links its descriptor into the pool reflection reads.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
@@ -140,6 +157,7 @@ int serve(const infini::server::ServerConfig& config) {
       for (const auto& id : sessions.expire_idle(std::chrono::seconds(config.idle_timeout_seconds))) {
         spdlog::get("session")->info("session {} expired after {} s idle", id,
                                      config.idle_timeout_seconds);
+        if (persistence) persistence->remove(id);
       }
     }
   }
@@ -147,6 +165,11 @@ int serve(const infini::server::ServerConfig& config) {
   server->GetHealthCheckService()->SetServingStatus(false);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
   server->Wait();
+  if (persistence) {
+    const int written = persistence->write_all(sessions, scheduler, std::chrono::seconds(30));
+    log->info("{} of {} session snapshots written to {}", written, sessions.count(),
+              persistence->dir().string());
+  }
   log->info("stopped");
   return 0;
 }

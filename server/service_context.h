@@ -10,6 +10,7 @@
 #include "server/metrics.h"
 #include "server/scheduler.h"
 #include "server/session_manager.h"
+#include "server/session_persistence.h"
 
 namespace infini::server {
 
@@ -27,6 +28,8 @@ struct ServiceContext {
   SessionManager* sessions = nullptr;
   Scheduler* scheduler = nullptr;
   ServerMetrics* metrics = nullptr;
+  // Null when --snapshot-dir is not set: sessions live in memory only.
+  const SessionPersistence* persistence = nullptr;
 };
 
 }  // namespace infini::server

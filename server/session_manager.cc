@@ -19,10 +19,10 @@ std::string new_session_id() {
 }
 
 Session::Session(std::string session_id, Labels session_labels, SessionState session_state,
-                 std::shared_ptr<const Tokenizer> tokenizer)
+                 std::shared_ptr<const Tokenizer> tokenizer, Clock::time_point created)
     : id(std::move(session_id)),
       labels(std::move(session_labels)),
-      created_at(Clock::now()),
+      created_at(created),
       state(std::move(session_state)),
       encoder(std::move(tokenizer)) {
   touch();
@@ -129,6 +129,74 @@ std::shared_ptr<Session> SessionManager::get(const std::string& id) const {
 bool SessionManager::remove(const std::string& id) {
   std::lock_guard<std::mutex> lock(mutex_);
   return sessions_.erase(id) > 0;
+}
+
+std::vector<std::shared_ptr<Session>> SessionManager::all() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::shared_ptr<Session>> out;
+  out.reserve(sessions_.size());
+  for (const auto& [id, s] : sessions_) out.push_back(s);
+  return out;
+}
+
+namespace {
+
+int64_t to_ns(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+SessionSnapshot SessionManager::snapshot_of(const Session& session) const {
+  SessionSnapshot snap;
+  snap.id = session.id;
+  snap.labels = session.labels;
+  snap.created_at_ns = to_ns(session.created_at);
+  snap.last_used_ns = session.last_used_ns.load();
+  snap.tokens = session.state.tokens();
+  snap.segments = session.state.segments();
+  snap.state = session.state.to_host();
+  snap.state.resize(snap.state.size() - 2);  // the counters, kept exactly above
+  snap.pending_ids = session.pending_ids;
+  snap.pending_text = session.encoder.pending_text();
+  snap.pending_start = static_cast<uint8_t>(session.encoder.pending_start());
+  const Utf8Validator::Result utf8 = session.utf8.state();
+  snap.utf8_needed = utf8.needed;
+  snap.utf8_lower = utf8.lower;
+  snap.utf8_upper = utf8.upper;
+  snap.utf8_offset = utf8.offset;
+  return snap;
+}
+
+std::shared_ptr<Session> SessionManager::restore(const SessionSnapshot& snap) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (sessions_.count(snap.id)) {
+      throw ServiceError(grpc::StatusCode::ALREADY_EXISTS, "session " + snap.id + " already exists");
+    }
+    check_room();
+  }
+  SessionState state = model_->new_session();
+  state.restore(snap.state, snap.tokens, snap.segments);
+  const Clock::time_point created(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::nanoseconds(snap.created_at_ns)));
+  auto session =
+      std::make_shared<Session>(snap.id, Labels(snap.labels.begin(), snap.labels.end()),
+                                std::move(state), tokenizer_, created);
+  session->pending_ids = snap.pending_ids;
+  session->encoder.restore_pending(snap.pending_text,
+                                   static_cast<StreamingEncoder::PendingStart>(snap.pending_start));
+  session->utf8.restore({std::nullopt, snap.utf8_needed, snap.utf8_lower, snap.utf8_upper,
+                         snap.utf8_offset});
+  session->last_used_ns = snap.last_used_ns;
+  session->publish();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (sessions_.count(snap.id)) {
+    throw ServiceError(grpc::StatusCode::ALREADY_EXISTS, "session " + snap.id + " already exists");
+  }
+  check_room();
+  sessions_[snap.id] = session;
+  return session;
 }
 
 SessionManager::Page SessionManager::list(int64_t page_size, const std::string& page_token) const {

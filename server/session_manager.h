@@ -16,6 +16,7 @@
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 #include "server/scheduler.h"
+#include "server/session_snapshot.h"
 #include "server/utf8_validator.h"
 
 namespace infini::server {
@@ -25,7 +26,7 @@ using Labels = std::map<std::string, std::string>;
 
 struct Session {
   Session(std::string id, Labels labels, SessionState state,
-          std::shared_ptr<const Tokenizer> tokenizer);
+          std::shared_ptr<const Tokenizer> tokenizer, Clock::time_point created = Clock::now());
 
   const std::string id;
   const Labels labels;
@@ -85,6 +86,16 @@ class SessionManager {
   };
   // Sessions with id > page_token, in id order.
   Page list(int64_t page_size, const std::string& page_token) const;
+
+  // Every session, in id order.
+  std::vector<std::shared_ptr<Session>> all() const;
+
+  // The session's durable form; call from a task on its queue.
+  SessionSnapshot snapshot_of(const Session& session) const;
+  // A session rebuilt from its snapshot, under the same limits as create();
+  // throws ServiceError (limits, an id already held) or infini::Error (a
+  // state whose shapes are not this model's).
+  std::shared_ptr<Session> restore(const SessionSnapshot& snapshot);
 
   // Removes sessions unused for longer than `idle`; returns their ids.
   std::vector<std::string> expire_idle(std::chrono::seconds idle);

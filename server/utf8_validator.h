@@ -27,6 +27,10 @@ class Utf8Validator {
   bool complete() const { return needed_ == 0; }
   int64_t offset() const { return offset_; }
 
+  // The validator as a session snapshot keeps it: an open sequence and the offset.
+  Result state() const { return Result{std::nullopt, needed_, lower_, upper_, offset_}; }
+  void restore(const Result& state) { commit(state); }
+
  private:
   uint32_t needed_ = 0;               // continuation bytes still expected
   uint32_t lower_ = 0x80, upper_ = 0xBF;  // allowed range of the next continuation byte

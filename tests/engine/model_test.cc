@@ -145,6 +145,62 @@ TEST(ModelTest, ForkLeavesOriginalByteIdentical) {
   EXPECT_EQ(fork.tokens(), 61);
 }
 
+TEST(ModelTest, RestoreFromHostContinuesExactly) {
+  const auto config = small_config(MemoryUpdate::kDelta, 8);
+  RandomModel model(config, ComputeDType::kF32);
+  SessionState state = model->new_session();
+  model->ingest(state, random_ids(21, 61, 4));  // two segments folded, five in the window
+  std::vector<float> host = state.to_host();
+  ASSERT_EQ(static_cast<int64_t>(host.size()), state.host_floats() + 2);
+  host.resize(host.size() - 2);
+
+  SessionState restored = model->new_session();
+  restored.restore(host, state.tokens(), state.segments());
+  EXPECT_EQ(restored.tokens(), 21);
+  EXPECT_EQ(restored.segments(), 2);
+  EXPECT_EQ(restored.segment_offset(), state.segment_offset());
+  const auto a = state.to_host(), b = restored.to_host();
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << "not bit for bit";
+
+  // Both continue identically, across the next fold.
+  const auto more = random_ids(13, 61, 8);
+  const auto la = model->logits_all(state, more);
+  const auto lb = model->logits_all(restored, more);
+  ASSERT_EQ(la.size(), lb.size());
+  EXPECT_EQ(std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)), 0);
+  EXPECT_EQ(state.to_host(), restored.to_host());
+}
+
+TEST(ModelTest, RestoreRejectsAWrongShapeAndLeavesTheStateAlone) {
+  RandomModel model(small_config(MemoryUpdate::kLinear, 8), ComputeDType::kF32);
+  SessionState state = model->new_session();
+  model->ingest(state, random_ids(11, 61, 6));
+  std::vector<float> host = state.to_host();
+  host.resize(host.size() - 2);
+  SessionState other = model->new_session();
+  model->ingest(other, random_ids(3, 61, 7));
+  const auto before = other.to_host();
+  for (size_t size : {host.size() - 1, host.size() + 1, size_t{0}}) {
+    std::vector<float> wrong(host.begin(), host.end());
+    wrong.resize(size);
+    try {
+      other.restore(wrong, 11, 1);
+      FAIL() << "accepted " << size << " floats";
+    } catch (const EngineError& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      const std::string what = e.what();
+      EXPECT_NE(what.find(std::to_string(host.size())), std::string::npos) << what;
+      EXPECT_NE(what.find(std::to_string(size)), std::string::npos) << what;
+    }
+  }
+  // Counters the model could never have produced (segments fold at 8 tokens).
+  EXPECT_THROW(other.restore(host, 11, 0), EngineError);
+  EXPECT_THROW(other.restore(host, 16, 1), EngineError);
+  EXPECT_THROW(other.restore(host, -1, 0), EngineError);
+  EXPECT_EQ(other.to_host(), before);
+}
+
 TEST(ModelTest, StateBytesAreFixedByShapesNotLength) {
   ModelConfig c = small_config(MemoryUpdate::kDelta, 64);
   c.hidden_size = 16;

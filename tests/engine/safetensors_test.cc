@@ -454,6 +454,19 @@ TEST(SafetensorsTest, MissingTensorName) {
                {path, "\"model.layers.0.self_attn.memory_gate\""});
 }
 
+// parse() runs open()'s checks on bytes in memory (the fuzz target's entry point).
+TEST(SafetensorsTest, ParseChecksBytesInMemoryLikeOpen) {
+  const std::string header = one_tensor_header().dump();
+  const std::string bytes = le64(header.size()) + header + kSixFloats;
+  const auto file = SafetensorsFile::parse(bytes, "in memory");
+  EXPECT_EQ(file->path(), "in memory");
+  EXPECT_EQ(file->tensor("w").to_f32(), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  expect_error([&] { SafetensorsFile::parse("", "in memory"); }, ErrorCode::kCorruptData,
+               {"in memory", "0 bytes", "too short"});
+  expect_error([&] { SafetensorsFile::parse(bytes.substr(0, bytes.size() - 1), "in memory"); },
+               ErrorCode::kCorruptData, {"in memory", "past the end"});
+}
+
 TEST(SafetensorsWriterTest, RejectsBadInput) {
   TempDir dir;
   const std::string path = dir.file("w.safetensors");

@@ -378,6 +378,21 @@ TEST_P(StreamingEncoderTest, EdgeCasesAreChunkInvariant) {
   }
 }
 
+// A U+2581 in the text is whitespace to the model (escaping turns spaces into it), so
+// no cut may follow one: "x\u2581 y" once streamed as "x\u2581" + " y" with the
+// llama_style model (found by tests/fuzz/tokenizer_stream_fuzz.cc).
+TEST_P(StreamingEncoderTest, SpaceSymbolInTextIsChunkInvariant) {
+  for (const char* text : {
+           "x\xE2\x96\x81 y",
+           "\xE2\x96\x81\xE2\x96\x81 ",
+           "a \xE2\x96\x81 b",
+           "x\xE2\x96\x81\xE2\x96\x81\t\ty \xE2\x96\x81",
+           "\xE2\x96\x81 x\xE2\x96\x81\n",
+       }) {
+    expect_chunk_invariant(text);
+  }
+}
+
 // Random texts drawn from words, whitespace of every kind and awkward characters.
 TEST_P(StreamingEncoderTest, RandomTextsAreChunkInvariant) {
   const std::vector<std::string> atoms = {"the",
