@@ -80,6 +80,54 @@ TEST(DurableSessions, SessionSurvivesKillNineAndContinuesExactly) {
             c.ask(reference.session().id(), "And then?", greedy(12)).text);
 }
 
+// kill -9 while an Ingest into an existing session is streaming: after the
+// restart the session is exactly as its last completed Ingest left it (the
+// interrupted call counts not at all), and reading the same text again gives
+// what an uninterrupted session gives.
+TEST(DurableSessions, KillNineDuringAnIngestKeepsTheLastCompletedOne) {
+  TempDir snapshots("infini-e2e-snapshots");
+  const std::vector<std::string> flags = {"--snapshot-dir", snapshots.path().string()};
+  const std::string first = make_document(8000, 6);
+  const std::string second = make_document(400000, 7);
+  std::string id, answer;
+  int64_t tokens = 0;
+  {
+    auto server = ServerProcess::start(flags);
+    InfiniClient c(server->channel());
+    IngestOptions options;
+    options.flush = false;
+    const auto r = c.ingest(first, options);
+    id = r.session().id();
+    tokens = r.session().tokens();
+    answer = c.ask(id, "What?", greedy(10)).text;
+
+    std::atomic<int64_t> sent{0};
+    std::atomic<bool> completed{false};
+    std::thread ingest([&] {
+      IngestOptions more;
+      more.session_id = id;
+      more.chunk_bytes = 2000;
+      try {
+        c.ingest(second, more, [&](const client::IngestProgress& p) { sent = p.sent; });
+        completed = true;
+      } catch (const client::ClientError&) {
+        // UNAVAILABLE once the server is gone: expected.
+      }
+    });
+    const auto give_up = std::chrono::steady_clock::now() + 30s;
+    while (sent < 100000 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(5ms);
+    }
+    kill_hard(*server);
+    ingest.join();
+    ASSERT_FALSE(completed) << "the Ingest finished before the kill: nothing was interrupted";
+  }
+  auto server = ServerProcess::start(flags);
+  InfiniClient c(server->channel());
+  EXPECT_EQ(c.get_session(id).tokens(), tokens);
+  EXPECT_EQ(c.ask(id, "What?", greedy(10)).text, answer);
+}
+
 // SIGTERM writes every session, including forks no Ingest ever touched;
 // DeleteSession removes the snapshot.
 TEST(DurableSessions, CleanShutdownWritesEverySessionAndDeleteRemovesIt) {
@@ -106,6 +154,38 @@ TEST(DurableSessions, CleanShutdownWritesEverySessionAndDeleteRemovesIt) {
   for (const auto& s : c.list_all_sessions()) ids.insert(s.id());
   EXPECT_EQ(ids, (std::set<std::string>{kept, fork}));
   EXPECT_EQ(c.ask(fork, "Why?", greedy(8)).text, answer);
+}
+
+// SIGTERM while a long answer streams: the server ends the call, writes the
+// session's snapshot and exits 0; the client sees its call end, not hang.
+TEST(DurableSessions, SigtermDuringGenerationEndsCleanly) {
+  TempDir snapshots("infini-e2e-snapshots");
+  auto server = ServerProcess::start(
+      {"--snapshot-dir", snapshots.path().string(), "--max-tokens-limit", "100000"});
+  InfiniClient c(server->channel());
+  const std::string id = c.ingest(make_document(4000, 8)).session().id();
+  std::atomic<int> deltas{0};
+  std::atomic<bool> ended{false};
+  std::thread ask([&] {
+    try {
+      c.ask(id, "Go on.", greedy(100000), [&](std::string_view) {
+        ++deltas;
+        return true;
+      });
+    } catch (const client::ClientError&) {
+    }
+    ended = true;
+  });
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (deltas < 20 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_GE(deltas, 20) << "the answer did not start streaming";
+  EXPECT_EQ(server->stop(), 0) << server->log();
+  ask.join();
+  EXPECT_TRUE(ended);
+  EXPECT_NE(server->log().find("1 of 1 session snapshots written"), std::string::npos)
+      << server->log();
 }
 
 // A damaged file, a snapshot of another model and an empty temporary file
