@@ -35,7 +35,8 @@ COPY client client
 COPY tools tools
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DINFINI_BUILD_TESTS=OFF \
  && cmake --build build -j"$(nproc)" --target infini-server infini-client infini \
- && strip build/bin/infini-server build/bin/infini-client build/bin/infini
+ && strip build/bin/infini-server build/bin/infini-client build/bin/infini \
+ && strip --strip-unneeded build/lib/infini/libinfini-civetweb-*.so
 
 # ---- runtime -----------------------------------------------------------------
 FROM debian:bookworm-slim AS runtime
@@ -72,6 +73,10 @@ RUN case "$BACKEND" in \
     esac
 COPY --from=build /src/build/bin/infini-server /src/build/bin/infini-client \
      /src/build/bin/infini /usr/local/bin/
+# What lets civetweb serve /metrics over https with OpenSSL 3 (--metrics-tls-cert;
+# see server/civetweb_openssl.h): found from the server at ../lib/infini.
+COPY --from=build /src/build/lib/infini/libinfini-civetweb-ssl.so \
+     /src/build/lib/infini/libinfini-civetweb-crypto.so /usr/local/lib/infini/
 COPY models/demo /app/models/demo
 WORKDIR /app
 # Every flag of infini-server also reads an INFINI_* variable; these are its

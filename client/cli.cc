@@ -1,32 +1,29 @@
 // infini-client: stream documents into infini-server sessions, ask questions
-// and request summaries, and manage sessions, from a shell.
-#include <google/protobuf/util/json_util.h>
-#include <unistd.h>
-
+// and request summaries, and manage sessions, from a shell. The command-line
+// vocabulary is in cli_args.h, how results are written in cli_output.h; this
+// file has each command's usage text and what it does.
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <map>
-#include <optional>
 #include <set>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "client/cli_args.h"
+#include "client/cli_errors.h"
+#include "client/cli_output.h"
 #include "client/infini_client.h"
 #include "client/progress.h"
 
+namespace infini::client::cli {
 namespace {
-
-using infini::client::ClientError;
-using infini::client::InfiniClient;
 
 constexpr const char* kUsage =
     R"(usage: infini-client [--server ADDR] [--timeout SECONDS] <command> ...
@@ -36,11 +33,24 @@ commands:
   ask SESSION TEXT   ask a question of a session's memory; prints the answer as it streams
   summarize SESSION  summarise what a session has read
   sessions           ls | get ID | rm ID | fork ID
+  export SESSION     write a session's snapshot to a file (--out FILE)
+  import FILE|-      recreate a session from an exported snapshot; prints its id
   health             is the server serving? exit 0 only when it is (for probes)
 
 global flags:
   --server ADDR      the server (default: $INFINI_SERVER, else localhost:50051)
   --timeout SECONDS  deadline of each call (default: none)
+  --tls-ca FILE      connect over TLS, trusting the PEM certificates in FILE
+                     (default: $INFINI_TLS_CA; none: plaintext)
+  --tls-cert FILE    this client's PEM certificate, for a server that requires
+                     one (--tls-client-ca); with --tls-key ($INFINI_TLS_CLIENT_CERT)
+  --tls-key FILE     its PEM private key ($INFINI_TLS_CLIENT_KEY)
+  --tls-server-name NAME  the name expected in the server's certificate
+                     (default: the --server host; $INFINI_TLS_SERVER_NAME)
+  --token-file FILE  send the bearer token in FILE (its first line) on every call,
+                     for a server run with --auth-tokens (default: $INFINI_TOKEN,
+                     the token itself; none: no token). No --token flag: a
+                     command line is visible to every user in ps
 
 Run `infini-client <command> --help` for a command's flags.)";
 
@@ -85,6 +95,22 @@ constexpr const char* kSessionsUsage = R"(usage: infini-client sessions <ls|get|
   sessions fork ID [--label k=v ...]     copy a session's state into a new session;
                                          prints the new id)";
 
+constexpr const char* kExportUsage = R"(usage: infini-client export SESSION --out FILE|-
+
+Writes the session's snapshot (memory, position, pending text, labels, the
+model's identity, a checksum) to FILE, or to stdout with `--out -`. Import it
+into any server running the same model with `infini-client import FILE`.
+
+  --out FILE         where the snapshot goes (required))";
+
+constexpr const char* kImportUsage = R"(usage: infini-client import FILE|- [--json]
+
+Recreates a session from a snapshot written by `infini-client export` (or
+read from stdin with -) and prints its id, which is the exported session's.
+The server must run the same model; the session belongs to the caller.
+
+  --json             print the whole session as JSON)";
+
 constexpr const char* kHealthUsage = R"(usage: infini-client health [--service NAME]
 
 Calls grpc.health.v1.Health/Check and prints the status (SERVING, NOT_SERVING,
@@ -94,153 +120,26 @@ cannot be reached), so containers and scripts can use it as a probe.
   --service NAME     a service's status (default "": the server as a whole;
                      infini.v1.LongContext is the API))";
 
-// A command line the user got wrong: exit 2 with a pointer to --help.
-class UsageError : public std::runtime_error {
- public:
-  UsageError(const std::string& message, std::string command)
-      : std::runtime_error(message), command(std::move(command)) {}
-  std::string command;
-};
-
-// A local failure (a file that cannot be read): exit 1.
-class LocalError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct FlagSpec {
-  std::set<std::string> values;    // --name VALUE, the last one counts
-  std::set<std::string> repeated;  // --name VALUE, every one counts
-  std::set<std::string> switches;  // --name
-};
-
-const std::set<std::string> kGlobalFlags = {"server", "timeout"};
-
-struct Args {
-  std::string command;
-  std::vector<std::string> positional;
-  std::map<std::string, std::vector<std::string>> values;
-  bool help = false;
-
-  bool has(const std::string& name) const { return values.count(name) > 0; }
-  std::optional<std::string> get(const std::string& name) const {
-    auto it = values.find(name);
-    if (it == values.end()) return std::nullopt;
-    return it->second.back();
-  }
-  std::vector<std::string> all(const std::string& name) const {
-    auto it = values.find(name);
-    return it == values.end() ? std::vector<std::string>{} : it->second;
-  }
-};
-
-// Flags may come before or after the positional arguments; `--` ends flags.
-Args parse_args(const std::vector<std::string>& argv, const std::string& command,
-                const FlagSpec& spec) {
-  Args args;
-  args.command = command;
-  bool flags_done = false;
-  for (size_t i = 0; i < argv.size(); ++i) {
-    const std::string& arg = argv[i];
-    if (flags_done || arg == "-" || arg.rfind("-", 0) != 0) {
-      args.positional.push_back(arg);
-      continue;
+// --token-file's first line, else $INFINI_TOKEN, else none. Errors name the
+// file, never its content.
+std::string bearer_token(const Args& args) {
+  if (const auto path = args.get("token-file")) {
+    std::ifstream in(*path);
+    if (!in) {
+      throw UsageError("--token-file " + *path + ": cannot read it: " + std::strerror(errno),
+                       args.command);
     }
-    if (arg == "--") {
-      flags_done = true;
-      continue;
+    std::string line;
+    std::getline(in, line);
+    const auto first = line.find_first_not_of(" \t\r");
+    const auto last = line.find_last_not_of(" \t\r");
+    if (first == std::string::npos) {
+      throw UsageError("--token-file " + *path + ": the first line holds no token", args.command);
     }
-    if (arg == "--help" || arg == "-h") {
-      args.help = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) throw UsageError("unknown flag '" + arg + "'", command);
-    std::string name = arg.substr(2);
-    std::optional<std::string> value;
-    if (const auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    if (spec.switches.count(name)) {
-      if (value) throw UsageError("--" + name + " takes no value", command);
-      args.values[name].push_back("true");
-      continue;
-    }
-    if (!spec.values.count(name) && !spec.repeated.count(name) && !kGlobalFlags.count(name)) {
-      throw UsageError("unknown flag --" + name, command);
-    }
-    if (!value) {
-      if (i + 1 >= argv.size()) throw UsageError("--" + name + " needs a value", command);
-      value = argv[++i];
-    }
-    args.values[name].push_back(*value);
+    return line.substr(first, last - first + 1);
   }
-  return args;
-}
-
-int64_t parse_integer(const Args& args, const std::string& name, int64_t fallback,
-                      int64_t min_value) {
-  const auto text = args.get(name);
-  if (!text) return fallback;
-  std::string digits = *text;
-  int64_t scale = 1;
-  if (!digits.empty() && (digits.back() == 'k' || digits.back() == 'K')) {
-    scale = 1024, digits.pop_back();
-  } else if (!digits.empty() && (digits.back() == 'm' || digits.back() == 'M')) {
-    scale = 1024 * 1024, digits.pop_back();
-  }
-  size_t used = 0;
-  int64_t value = 0;
-  try {
-    value = std::stoll(digits, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != digits.size() || value * scale < min_value) {
-    throw UsageError("--" + name + " expects an integer of at least " + std::to_string(min_value) +
-                         ", got '" + *text + "'",
-                     args.command);
-  }
-  return value * scale;
-}
-
-double parse_number(const Args& args, const std::string& name, double fallback) {
-  const auto text = args.get(name);
-  if (!text) return fallback;
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(*text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text->size() || !(value >= 0.0)) {
-    throw UsageError("--" + name + " expects a non-negative number, got '" + *text + "'",
-                     args.command);
-  }
-  return value;
-}
-
-infini::client::Labels parse_labels(const Args& args) {
-  infini::client::Labels labels;
-  for (const auto& label : args.all("label")) {
-    const auto eq = label.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw UsageError("--label expects k=v, got '" + label + "'", args.command);
-    }
-    if (!labels.emplace(label.substr(0, eq), label.substr(eq + 1)).second) {
-      throw UsageError("--label " + label.substr(0, eq) + " given twice", args.command);
-    }
-  }
-  return labels;
-}
-
-void expect_positional(const Args& args, size_t count, const std::string& what) {
-  if (args.positional.size() != count) {
-    throw UsageError(
-        "expects " + what + ", got " + std::to_string(args.positional.size()) + " argument(s)",
-        args.command);
-  }
+  const char* env = std::getenv("INFINI_TOKEN");
+  return env != nullptr ? env : "";
 }
 
 // --server (else $INFINI_SERVER, else localhost:50051) and --timeout.
@@ -256,53 +155,23 @@ InfiniClient connect(const Args& args) {
     if (!(seconds > 0)) throw UsageError("--timeout must be more than 0 seconds", args.command);
     options.call_timeout = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000.0));
   }
-  return InfiniClient(server, std::move(options));
-}
-
-bool is_terminal(std::FILE* file) { return ::isatty(::fileno(file)) == 1; }
-
-std::string format_ratio(double ratio) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, ratio >= 100 ? "%.0fx" : "%.1fx", ratio);
-  return buf;
-}
-
-std::string format_rate(double count, double seconds) {
-  if (seconds <= 0) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", count / seconds);
-  return buf;
-}
-
-std::string format_time(const google::protobuf::Timestamp& timestamp) {
-  if (timestamp.seconds() == 0 && timestamp.nanos() == 0) return "-";
-  const std::time_t seconds = static_cast<std::time_t>(timestamp.seconds());
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buf;
-}
-
-std::string format_labels(const google::protobuf::Map<std::string, std::string>& labels) {
-  // Map order is unspecified; sort for a stable listing.
-  const std::map<std::string, std::string> sorted(labels.begin(), labels.end());
-  std::string out;
-  for (const auto& [key, value] : sorted) out += (out.empty() ? "" : ",") + key + "=" + value;
-  return out.empty() ? "-" : out;
-}
-
-void print_json(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string json;
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options).ok()) {
-    throw LocalError("cannot write the response as JSON");
+  // TLS: a flag beats its variable. (Not INFINI_TLS_CERT / _KEY: those are the
+  // server's own certificate, set in the same container as the health check.)
+  auto flag_or_env = [&](const char* flag, const char* env) {
+    const char* value = std::getenv(env);
+    return args.get(flag).value_or(value != nullptr ? value : "");
+  };
+  options.tls_ca_file = flag_or_env("tls-ca", "INFINI_TLS_CA");
+  options.tls_cert_file = flag_or_env("tls-cert", "INFINI_TLS_CLIENT_CERT");
+  options.tls_key_file = flag_or_env("tls-key", "INFINI_TLS_CLIENT_KEY");
+  options.tls_server_name = flag_or_env("tls-server-name", "INFINI_TLS_SERVER_NAME");
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    throw UsageError(
+        "--tls-cert and --tls-key (INFINI_TLS_CLIENT_CERT, INFINI_TLS_CLIENT_KEY) go together",
+        args.command);
   }
-  std::fputs(json.c_str(), stdout);
-  if (json.empty() || json.back() != '\n') std::fputc('\n', stdout);
+  options.bearer_token = bearer_token(args);
+  return InfiniClient(server, std::move(options));
 }
 
 // ---- ingest ----
@@ -369,21 +238,6 @@ int ingest_command(const std::vector<std::string>& argv) {
 
 // ---- ask / summarize ----
 
-constexpr const char* finish_reason_name(infini::v1::FinishReason reason) {
-  switch (reason) {
-    case infini::v1::FINISH_REASON_LENGTH:
-      return "length";
-    case infini::v1::FINISH_REASON_STOP:
-      return "stop";
-    case infini::v1::FINISH_REASON_END_OF_TEXT:
-      return "end_of_text";
-    case infini::v1::FINISH_REASON_CANCELLED:
-      return "cancelled";
-    default:
-      return "unspecified";
-  }
-}
-
 infini::client::GenerationParams parse_generation_params(const Args& args) {
   infini::client::GenerationParams params;
   params.max_tokens = static_cast<int32_t>(parse_integer(args, "max-tokens", 0, 0));
@@ -446,59 +300,6 @@ int generate_command(const std::vector<std::string>& argv, const std::string& co
 
 // ---- sessions ----
 
-void print_session_table(const std::vector<infini::v1::Session>& sessions) {
-  struct Row {
-    std::string cells[7];
-  };
-  std::vector<Row> rows;
-  rows.push_back({{"ID", "TOKENS", "SEGMENTS", "STATE", "RATIO", "LAST USED", "LABELS"}});
-  for (const auto& s : sessions) {
-    rows.push_back({{s.id(), infini::client::format_count(s.tokens()),
-                     infini::client::format_count(s.segments()),
-                     infini::client::format_bytes(static_cast<double>(s.state_bytes())),
-                     format_ratio(s.compression_ratio()), format_time(s.last_used_at()),
-                     format_labels(s.labels())}});
-  }
-  size_t width[7] = {};
-  for (const auto& row : rows) {
-    for (int c = 0; c < 7; ++c) width[c] = std::max(width[c], row.cells[c].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (int c = 0; c < 7; ++c) {
-      const std::string& cell = row.cells[c];
-      const std::string pad(width[c] - cell.size(), ' ');
-      // Numbers right-aligned, text left-aligned; the last column unpadded.
-      const bool numeric = c >= 1 && c <= 4;
-      if (c == 6) {
-        line += cell;
-      } else {
-        line += numeric ? pad + cell : cell + pad;
-        line += "  ";
-      }
-    }
-    std::printf("%s\n", line.c_str());
-  }
-}
-
-void print_session(const infini::v1::Session& s) {
-  using infini::client::format_bytes;
-  using infini::client::format_count;
-  std::printf("id:                  %s\n", s.id().c_str());
-  std::printf("model:               %s\n", s.model().c_str());
-  std::printf("tokens:              %s\n", format_count(s.tokens()).c_str());
-  std::printf("segments:            %s\n", format_count(s.segments()).c_str());
-  std::printf("pending text bytes:  %s\n", format_count(s.pending_text_bytes()).c_str());
-  std::printf("state bytes:         %s (%s)\n", format_count(s.state_bytes()).c_str(),
-              format_bytes(static_cast<double>(s.state_bytes())).c_str());
-  std::printf("kv equivalent bytes: %s (%s)\n", format_count(s.kv_equivalent_bytes()).c_str(),
-              format_bytes(static_cast<double>(s.kv_equivalent_bytes())).c_str());
-  std::printf("compression ratio:   %s\n", format_ratio(s.compression_ratio()).c_str());
-  std::printf("created at:          %s\n", format_time(s.created_at()).c_str());
-  std::printf("last used at:        %s\n", format_time(s.last_used_at()).c_str());
-  std::printf("labels:              %s\n", format_labels(s.labels()).c_str());
-}
-
 int sessions_command(const std::vector<std::string>& argv) {
   const Args args = parse_args(argv, "sessions", {{"page-size"}, {"label"}, {"json"}});
   if (args.help) return std::puts(kSessionsUsage), 0;
@@ -548,10 +349,56 @@ int sessions_command(const std::vector<std::string>& argv) {
   throw UsageError("unknown sessions command '" + sub + "' (ls, get, rm, fork)", args.command);
 }
 
+// ---- export / import ----
+
+int export_command(const std::vector<std::string>& argv) {
+  const Args args = parse_args(argv, "export", {{"out"}, {}, {}});
+  if (args.help) return std::puts(kExportUsage), 0;
+  expect_positional(args, 1, "a session ID");
+  const auto out = args.get("out");
+  if (!out || out->empty()) throw UsageError("needs --out FILE (or --out - for stdout)", "export");
+  InfiniClient client = connect(args);
+  const std::string bytes = client.export_session(args.positional[0]);
+  if (*out == "-") {
+    std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::cout.flush();
+    if (!std::cout) throw LocalError("cannot write the snapshot to stdout");
+  } else {
+    std::ofstream file(*out, std::ios::binary | std::ios::trunc);
+    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    file.close();
+    if (!file) {
+      throw LocalError("cannot write " + *out + ": " + std::strerror(errno));
+    }
+  }
+  std::fprintf(stderr, "exported %s: %zu bytes\n", args.positional[0].c_str(), bytes.size());
+  return 0;
+}
+
+int import_command(const std::vector<std::string>& argv) {
+  const Args args = parse_args(argv, "import", {{}, {}, {"json"}});
+  if (args.help) return std::puts(kImportUsage), 0;
+  expect_positional(args, 1, "a snapshot FILE (or - for stdin)");
+  const std::string& path = args.positional[0];
+  std::string bytes;
+  if (path == "-") {
+    bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) throw LocalError("cannot read " + path + ": " + std::strerror(errno));
+    bytes.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+    if (file.bad()) throw LocalError("cannot read " + path + ": " + std::strerror(errno));
+  }
+  InfiniClient client = connect(args);
+  const auto session = client.import_session(bytes);
+  args.has("json") ? print_json(session) : (void)std::printf("%s\n", session.id().c_str());
+  return 0;
+}
+
 // ---- health ----
 
 int health_command(const std::vector<std::string>& argv) {
-  const Args args = parse_args(argv, "health", {{"service"}});
+  const Args args = parse_args(argv, "health", {{"service"}, {}, {}});
   if (args.help) return std::puts(kHealthUsage), 0;
   expect_positional(args, 0, "no argument (use --service NAME)");
   InfiniClient client = connect(args);
@@ -560,9 +407,7 @@ int health_command(const std::vector<std::string>& argv) {
   return status == "SERVING" ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const std::vector<std::string> all(argv + 1, argv + argc);
   // The command is the first word that is neither a global flag nor its value.
   std::string command;
@@ -571,12 +416,13 @@ int main(int argc, char** argv) {
     const std::string& arg = all[i];
     if (command.empty()) {
       if (arg == "--help" || arg == "-h") return std::puts(kUsage), 0;
-      if (arg == "--server" || arg == "--timeout") {
+      if (arg.rfind("--", 0) == 0 && kGlobalFlags.count(arg.substr(2))) {
         rest.push_back(arg);
         if (i + 1 < all.size()) rest.push_back(all[++i]);
         continue;
       }
-      if (arg.rfind("--server=", 0) == 0 || arg.rfind("--timeout=", 0) == 0) {
+      if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos &&
+                                         kGlobalFlags.count(arg.substr(2, eq - 2))) {
         rest.push_back(arg);
         continue;
       }
@@ -600,6 +446,8 @@ int main(int argc, char** argv) {
     if (command == "ask" || command == "summarize") return generate_command(rest, command);
     if (command == "sessions") return sessions_command(rest);
     if (command == "health") return health_command(rest);
+    if (command == "export") return export_command(rest);
+    if (command == "import") return import_command(rest);
     throw UsageError("unknown command '" + command + "'", "");
   } catch (const UsageError& e) {
     std::fprintf(stderr, "infini-client: %s\n(see infini-client %s--help)\n", e.what(),
@@ -613,3 +461,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 }
+
+}  // namespace
+}  // namespace infini::client::cli
+
+int main(int argc, char** argv) { return infini::client::cli::run(argc, argv); }

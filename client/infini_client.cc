@@ -1,5 +1,10 @@
 #include "client/infini_client.h"
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 namespace infini::client {
@@ -34,6 +39,45 @@ std::optional<int64_t> remaining_bytes(std::istream& in) {
     return std::nullopt;
   }
   return static_cast<int64_t>(end - start);
+}
+
+std::string read_pem_file(const std::string& what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || std::filesystem::is_directory(path)) {
+    throw ClientError(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        "cannot read the " + what + " '" + path + "': " +
+            (std::filesystem::is_directory(path) ? "it is a directory" : std::strerror(errno)));
+  }
+  return text.str();
+}
+
+// TLS from the tls_* options when any is set, else insecure.
+std::shared_ptr<grpc::ChannelCredentials> tls_credentials(const ClientOptions& options,
+                                                          grpc::ChannelArguments& args) {
+  if (options.tls_ca_file.empty() && options.tls_cert_file.empty() &&
+      options.tls_key_file.empty() && options.tls_server_name.empty()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    throw ClientError(grpc::StatusCode::INVALID_ARGUMENT,
+                      "a TLS client certificate needs its key and a key its certificate: give "
+                      "both or neither");
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!options.tls_ca_file.empty()) {
+    ssl.pem_root_certs = read_pem_file("TLS CA file", options.tls_ca_file);
+  }
+  if (!options.tls_cert_file.empty()) {
+    ssl.pem_cert_chain = read_pem_file("TLS client certificate", options.tls_cert_file);
+    ssl.pem_private_key = read_pem_file("TLS client key", options.tls_key_file);
+  }
+  if (!options.tls_server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls_server_name);
+  }
+  return grpc::SslCredentials(ssl);
 }
 
 }  // namespace
@@ -98,13 +142,30 @@ v1::GenerationParams to_proto(const GenerationParams& params) {
   return out;
 }
 
+namespace {
+
+// A token gRPC can carry in metadata and the server can parse; the error
+// never repeats it.
+void check_bearer_token(const std::string& token) {
+  for (const char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      throw ClientError(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the bearer token has a space, control or non-ASCII character; "
+                        "a token is printable ASCII without spaces");
+    }
+  }
+}
+
+}  // namespace
+
 InfiniClient::InfiniClient(const std::string& target, ClientOptions options)
     : options_(std::move(options)), max_message_bytes_(options_.max_message_bytes) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options_.max_message_bytes);
   args.SetMaxSendMessageSize(options_.max_message_bytes);
-  auto credentials =
-      options_.credentials ? options_.credentials : grpc::InsecureChannelCredentials();
+  check_bearer_token(options_.bearer_token);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = options_.credentials;
+  if (!credentials) credentials = tls_credentials(options_, args);
   channel_ = grpc::CreateCustomChannel(target, credentials, args);
   stub_ = v1::LongContext::NewStub(channel_);
 }
@@ -112,6 +173,7 @@ InfiniClient::InfiniClient(const std::string& target, ClientOptions options)
 InfiniClient::InfiniClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
     : channel_(std::move(channel)), options_(std::move(options)) {
   if (!channel_) throw ClientError(grpc::StatusCode::INVALID_ARGUMENT, "null channel");
+  check_bearer_token(options_.bearer_token);
   stub_ = v1::LongContext::NewStub(channel_);
 }
 
@@ -120,6 +182,9 @@ void InfiniClient::prepare(grpc::ClientContext& context) const {
     context.set_deadline(std::chrono::system_clock::now() + *options_.call_timeout);
   }
   context.set_wait_for_ready(options_.wait_for_ready);
+  if (!options_.bearer_token.empty()) {
+    context.AddMetadata("authorization", "Bearer " + options_.bearer_token);
+  }
 }
 
 v1::Session InfiniClient::create_session(const Labels& labels) {
@@ -197,6 +262,34 @@ v1::Session InfiniClient::fork_session(const std::string& session_id, const Labe
   grpc::ClientContext context;
   prepare(context);
   check(stub_->ForkSession(&context, request, &session));
+  return session;
+}
+
+std::string InfiniClient::export_session(const std::string& session_id) {
+  v1::ExportSessionRequest request;
+  request.set_session_id(session_id);
+  grpc::ClientContext context;
+  prepare(context);
+  auto reader = stub_->ExportSession(&context, request);
+  std::string bytes;
+  v1::SnapshotChunk chunk;
+  while (reader->Read(&chunk)) bytes.append(chunk.data());
+  check(reader->Finish());
+  return bytes;
+}
+
+v1::Session InfiniClient::import_session(std::string_view snapshot) {
+  v1::Session session;
+  grpc::ClientContext context;
+  prepare(context);
+  auto writer = stub_->ImportSession(&context, &session);
+  v1::SnapshotChunk chunk;
+  for (size_t at = 0; at < snapshot.size(); at += kSnapshotChunkBytes) {
+    chunk.set_data(std::string(snapshot.substr(at, kSnapshotChunkBytes)));
+    if (!writer->Write(chunk)) break;  // the server ended the call: Finish says why
+  }
+  writer->WritesDone();
+  check(writer->Finish());
   return session;
 }
 

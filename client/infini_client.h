@@ -54,16 +54,32 @@ struct ClientOptions {
   // Largest message sent or received. Applies only when InfiniClient creates
   // the channel (constructed from an address).
   int max_message_bytes = 64 * 1024 * 1024;
-  // Credentials for a channel InfiniClient creates; null: insecure.
+  // Credentials for a channel InfiniClient creates; null: insecure, or TLS
+  // when a tls_* field below is set.
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // TLS for a channel InfiniClient creates, used when any of these is set:
+  // PEM files, read by the constructor (ClientError INVALID_ARGUMENT naming
+  // the file when one cannot be read).
+  std::string tls_ca_file;    // certificates to trust; "": the system's roots
+  std::string tls_cert_file;  // this client's certificate (mutual TLS), with tls_key_file
+  std::string tls_key_file;
+  std::string tls_server_name;  // name expected in the server's certificate; "": the target's host
   // Calls wait for the channel to (re)connect, within their deadline, instead
   // of failing at once with UNAVAILABLE while the server is unreachable. Use
   // with a call_timeout: without one a call to a server that never comes up
   // waits for ever.
   bool wait_for_ready = false;
+  // Sent as "authorization: Bearer <token>" on every call, for a server run
+  // with --auth-tokens; "": none. Printable ASCII without spaces (checked by
+  // the constructor). Over a plaintext channel anyone on the path can read
+  // it: use TLS wherever the network is not trusted.
+  std::string bearer_token;
 };
 
 using Labels = std::map<std::string, std::string>;
+
+// ExportSession / ImportSession move snapshots in chunks of at most this.
+inline constexpr size_t kSnapshotChunkBytes = size_t{1} << 20;
 
 // Mirrors infini.v1.GenerationParams; zero values ask for the server's
 // defaults.
@@ -131,6 +147,14 @@ class InfiniClient {
   std::vector<v1::Session> list_all_sessions(int32_t page_size = 0);
   void delete_session(const std::string& session_id);
   v1::Session fork_session(const std::string& session_id, const Labels& labels = {});
+
+  // A session's snapshot (see ExportSession): opaque bytes that
+  // import_session() turns back into the same session on any server running
+  // the same model.
+  std::string export_session(const std::string& session_id);
+  // Sends `snapshot` in chunks of kSnapshotChunkBytes; the session keeps its
+  // id and belongs to this client's tenant.
+  v1::Session import_session(std::string_view snapshot);
 
   // Streams the rest of `document` into a session (see IngestOptions) and
   // returns the server's response. A failure mid-stream cancels the call; the

@@ -31,7 +31,9 @@ const Option kOptions[] = {
      "engine tasks that may wait; more are refused with RESOURCE_EXHAUSTED (default 256)"},
     {"max-sessions", "INFINI_MAX_SESSIONS", "sessions at most (default 1024)"},
     {"max-state-bytes", "INFINI_MAX_STATE_BYTES",
-     "bytes of session state at most, all sessions together (default 8589934592)"},
+     "bytes of session state in memory at most, all sessions together; past it, with "
+     "--snapshot-dir, idle sessions are evicted to disk and reloaded on use, otherwise new "
+     "sessions are refused (default 8589934592)"},
     {"idle-timeout", "INFINI_IDLE_TIMEOUT",
      "seconds after which an unused session is deleted; 0 keeps them (default 3600)"},
     {"max-message-bytes", "INFINI_MAX_MESSAGE_BYTES",
@@ -39,9 +41,31 @@ const Option kOptions[] = {
     {"default-max-tokens", "INFINI_DEFAULT_MAX_TOKENS",
      "tokens generated when a request does not say (default 128)"},
     {"max-tokens-limit", "INFINI_MAX_TOKENS_LIMIT", "largest max_tokens a request may ask (default 4096)"},
+    {"max-streams", "INFINI_MAX_STREAMS",
+     "streaming calls (Ingest, Ask, Summarize, ...) open at once, all clients together; "
+     "more are refused with RESOURCE_EXHAUSTED (default 1024)"},
+    {"max-chunks-per-second", "INFINI_MAX_CHUNKS_PER_SECOND",
+     "Ingest chunks a session may receive per second, with a burst of as many; 0 = no "
+     "limit (default 0)"},
+    {"max-sessions-per-tenant", "INFINI_MAX_SESSIONS_PER_TENANT",
+     "sessions one tenant may hold when auth is on; 0 = only --max-sessions (default 0)"},
     {"snapshot-dir", "INFINI_SNAPSHOT_DIR",
      "directory of session snapshots, written after every Ingest and at shutdown and "
      "restored at start (default: none, sessions live in memory only)"},
+    {"auth-tokens", "INFINI_AUTH_TOKENS",
+     "file of bearer tokens, one '<tenant> <token|sha256:HEX> [expires=2027-01-01T00:00:00Z]' "
+     "a line: every LongContext call must send 'authorization: Bearer <token>' and sees only "
+     "its tenant's sessions; reloaded on SIGHUP and when it changes; health and reflection "
+     "stay open (default: none, no authentication)"},
+    {"tls-cert", "INFINI_TLS_CERT",
+     "PEM certificate chain of the gRPC server: serve TLS instead of plaintext (needs --tls-key)"},
+    {"tls-key", "INFINI_TLS_KEY", "PEM private key of --tls-cert (unencrypted)"},
+    {"tls-client-ca", "INFINI_TLS_CLIENT_CA",
+     "PEM CA certificates: clients must present a certificate they signed (mutual TLS; "
+     "needs --tls-cert)"},
+    {"metrics-tls-cert", "INFINI_METRICS_TLS_CERT",
+     "PEM certificate chain for /metrics: serve https instead of http (needs --metrics-tls-key)"},
+    {"metrics-tls-key", "INFINI_METRICS_TLS_KEY", "PEM private key of --metrics-tls-cert"},
     {"log-level", "INFINI_LOG_LEVEL", "trace, debug, info (default), warn, error"},
     {"log-format", "INFINI_LOG_FORMAT", "text (default) or json (one object per line)"},
 };
@@ -155,7 +179,21 @@ ParsedConfig parse_server_config(const std::vector<std::string>& args,
   get("max-tokens-limit", [&](auto& n, auto& v) {
     c.max_tokens = static_cast<int32_t>(parse_int(n, v, 1, 1 << 20));
   });
+  get("max-streams", [&](auto& n, auto& v) { c.max_streams = parse_int(n, v, 1, 1 << 20); });
+  get("max-chunks-per-second",
+      [&](auto& n, auto& v) { c.max_chunks_per_second = parse_int(n, v, 0, 1 << 30); });
+  get("max-sessions-per-tenant",
+      [&](auto& n, auto& v) { c.max_sessions_per_tenant = parse_int(n, v, 0, 1 << 24); });
   get("snapshot-dir", [&](auto&, auto& v) { c.snapshot_dir = v; });
+  get("auth-tokens", [&](auto& n, auto& v) {
+    if (v.empty()) throw std::invalid_argument(n + " is empty: name the token file");
+    c.auth_tokens_file = v;
+  });
+  get("tls-cert", [&](auto&, auto& v) { c.tls_cert_file = v; });
+  get("tls-key", [&](auto&, auto& v) { c.tls_key_file = v; });
+  get("tls-client-ca", [&](auto&, auto& v) { c.tls_client_ca_file = v; });
+  get("metrics-tls-cert", [&](auto&, auto& v) { c.metrics_tls_cert_file = v; });
+  get("metrics-tls-key", [&](auto&, auto& v) { c.metrics_tls_key_file = v; });
   get("log-level", [&](auto& n, auto& v) {
     static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (std::none_of(std::begin(levels), std::end(levels), [&](const char* l) { return v == l; })) {
@@ -167,6 +205,28 @@ ParsedConfig parse_server_config(const std::vector<std::string>& args,
     if (v != "text" && v != "json") throw std::invalid_argument(n + " must be text or json, got '" + v + "'");
     c.log_format = v;
   });
+  // TLS flags that only make sense together; named as the user gave them.
+  auto source = [&](const char* flag) {
+    auto it = values.find(flag);
+    return it == values.end() ? std::string("--") + flag : it->second.first;
+  };
+  auto needs = [&](const std::string& have, const char* flag, const std::string& want,
+                   const char* wanted) {
+    if (!have.empty() && want.empty()) {
+      const auto o = std::find_if(std::begin(kOptions), std::end(kOptions),
+                                  [&](const Option& x) { return std::string(wanted) == x.flag; });
+      throw std::invalid_argument(source(flag) + " needs --" + wanted + " (or " + o->env + ") too");
+    }
+  };
+  needs(c.tls_cert_file, "tls-cert", c.tls_key_file, "tls-key");
+  needs(c.tls_key_file, "tls-key", c.tls_cert_file, "tls-cert");
+  needs(c.tls_client_ca_file, "tls-client-ca", c.tls_cert_file, "tls-cert");
+  needs(c.metrics_tls_cert_file, "metrics-tls-cert", c.metrics_tls_key_file, "metrics-tls-key");
+  needs(c.metrics_tls_key_file, "metrics-tls-key", c.metrics_tls_cert_file, "metrics-tls-cert");
+  if (!c.metrics_tls_cert_file.empty() && c.metrics_address.empty()) {
+    throw std::invalid_argument(source("metrics-tls-cert") +
+                                " is set but /metrics is off (--metrics-listen is empty)");
+  }
   if (c.model_dir.empty()) {
     throw std::invalid_argument("--model (or INFINI_MODEL) is empty: give a model directory");
   }

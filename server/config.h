@@ -27,8 +27,20 @@ struct ServerConfig {
   int64_t max_message_bytes = int64_t{16} << 20;  // --max-message-bytes, INFINI_MAX_MESSAGE_BYTES
   int32_t default_max_tokens = 128;   // --default-max-tokens, INFINI_DEFAULT_MAX_TOKENS
   int32_t max_tokens = 4096;          // --max-tokens-limit, INFINI_MAX_TOKENS_LIMIT
+  int64_t max_streams = 1024;         // --max-streams, INFINI_MAX_STREAMS
+  int64_t max_chunks_per_second = 0;  // --max-chunks-per-second, INFINI_MAX_CHUNKS_PER_SECOND (0 = off)
+  int64_t max_sessions_per_tenant = 0;  // --max-sessions-per-tenant, INFINI_MAX_SESSIONS_PER_TENANT
   // --snapshot-dir, INFINI_SNAPSHOT_DIR: where sessions are made durable ("" = memory only).
   std::string snapshot_dir;
+  // --auth-tokens, INFINI_AUTH_TOKENS: the bearer-token file (server/token_store.h);
+  // "" = no authentication, every caller is tenant "".
+  std::string auth_tokens_file;
+  // TLS (server/tls_credentials.h); all "" = plaintext. Files are PEM.
+  std::string tls_cert_file;          // --tls-cert, INFINI_TLS_CERT (with --tls-key)
+  std::string tls_key_file;           // --tls-key, INFINI_TLS_KEY
+  std::string tls_client_ca_file;     // --tls-client-ca, INFINI_TLS_CLIENT_CA: require client certs
+  std::string metrics_tls_cert_file;  // --metrics-tls-cert, INFINI_METRICS_TLS_CERT
+  std::string metrics_tls_key_file;   // --metrics-tls-key, INFINI_METRICS_TLS_KEY
   std::string log_level = "info";     // --log-level, INFINI_LOG_LEVEL
   std::string log_format = "text";    // --log-format, INFINI_LOG_FORMAT (text | json)
 };

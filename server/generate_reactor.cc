@@ -1,46 +1,10 @@
 #include "server/generate_reactor.h"
 
+#include "server/limit.h"
+#include "server/request_validation.h"
 #include "server/status.h"
 
 namespace infini::server {
-
-GenerationRequest generation_request(const v1::GenerationParams& params,
-                                     const GenerationLimits& limits,
-                                     const std::vector<std::string>& default_stop) {
-  using grpc::StatusCode;
-  GenerationRequest r;
-  if (params.max_tokens() < 0) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT,
-                       "params.max_tokens must be >= 0, got " + std::to_string(params.max_tokens()));
-  }
-  if (params.max_tokens() > limits.max_tokens) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT,
-                       "params.max_tokens " + std::to_string(params.max_tokens()) +
-                           " exceeds the server's limit of " + std::to_string(limits.max_tokens));
-  }
-  r.max_tokens = params.max_tokens() == 0 ? limits.default_max_tokens : params.max_tokens();
-  r.sampling.temperature = params.temperature();
-  r.sampling.top_k = params.top_k();
-  r.sampling.top_p = params.top_p() == 0.0f ? 1.0f : params.top_p();
-  r.sampling.seed = params.seed();
-  try {
-    r.sampling.validate();
-  } catch (const EngineError& e) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT, std::string("params.") + e.what());
-  }
-  for (int i = 0; i < params.stop_size(); ++i) {
-    if (params.stop(i).empty()) {
-      throw ServiceError(StatusCode::INVALID_ARGUMENT,
-                         "params.stop[" + std::to_string(i) + "] is empty");
-    }
-  }
-  if (params.stop_size() > 16) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT, "params.stop has more than 16 strings");
-  }
-  r.stop.assign(params.stop().begin(), params.stop().end());
-  if (r.stop.empty()) r.stop = default_stop;
-  return r;
-}
 
 namespace {
 
@@ -56,11 +20,15 @@ v1::FinishReason to_proto(FinishReason reason) {
 
 }  // namespace
 
-GenerateReactor::GenerateReactor(const ServiceContext& context, const char* method,
+GenerateReactor::GenerateReactor(const ServiceContext& context,
+                                 const grpc::CallbackServerContext& ctx, const char* method,
                                  const std::string& session_id, std::string prompt_text,
                                  const v1::GenerationParams& params)
     : context_(context), call_(context, method), prompt_text_(std::move(prompt_text)) {
   try {
+    const std::string tenant = caller_tenant(context_.authenticator, ctx);
+    if (context_.streams != nullptr) stream_slot_ = context_.streams->acquire();
+    check_message_bytes(prompt_text_.size(), context_.max_message_bytes, "the question");
     if (session_id.empty()) {
       throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, "session_id is empty");
     }
@@ -70,15 +38,15 @@ GenerateReactor::GenerateReactor(const ServiceContext& context, const char* meth
       throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, "question is empty");
     }
     request_ = generation_request(params, context_.generation, context_.prompt.stop);
-    session_ = context_.sessions->get(session_id);
+    session_ = context_.sessions->get(session_id, tenant);
     const bool queued = context_.scheduler->submit(session_->queue, [this] { generate(); });
     context_.metrics->set_queue_depth(context_.scheduler->queued());
     if (!queued) {
-      throw ServiceError(grpc::StatusCode::RESOURCE_EXHAUSTED,
+      throw LimitExceeded(Limit::kQueue,
                          "the engine queue is full; retry later");
     }
   } catch (...) {
-    finish(current_exception_status());
+    finish(call_.status_of_current_exception());
   }
 }
 
@@ -89,6 +57,7 @@ void GenerateReactor::generate() {
       return;
     }
     Session& s = *session_;
+    context_.sessions->ensure_resident(s);  // an evicted session comes back first
     // The fork gets the session's state and any text still waiting for a
     // word boundary; the session itself is not touched.
     SessionState fork = s.state.fork();
@@ -130,7 +99,7 @@ void GenerateReactor::generate() {
                                      : 0.0);
     push(std::move(last), true);
   } catch (...) {
-    finish(current_exception_status());
+    finish(call_.status_of_current_exception());
   }
 }
 

@@ -24,8 +24,10 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
  public:
   // `prompt_text` continues the session's text (question or summary
   // template). Errors in the request finish the call at once.
-  GenerateReactor(const ServiceContext& context, const char* method, const std::string& session_id,
-                  std::string prompt_text, const v1::GenerationParams& params);
+  // Authenticates the caller first; `ctx` is read only in the constructor.
+  GenerateReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
+                  const char* method, const std::string& session_id, std::string prompt_text,
+                  const v1::GenerationParams& params);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -39,6 +41,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
 
   const ServiceContext& context_;
   RpcCall call_;
+  StreamSlots::Slot stream_slot_;  // held for the whole call (--max-streams)
   std::shared_ptr<Session> session_;
   std::string prompt_text_;
   GenerationRequest request_;
@@ -52,11 +55,5 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   bool finished_ = false;
   grpc::Status final_status_;
 };
-
-// Maps the API's generation parameters onto the engine's, checking each
-// field against the server's limits (ServiceError naming the field).
-GenerationRequest generation_request(const v1::GenerationParams& params,
-                                     const GenerationLimits& limits,
-                                     const std::vector<std::string>& default_stop);
 
 }  // namespace infini::server

@@ -18,7 +18,9 @@ namespace infini::server {
 
 class IngestReactor final : public grpc::ServerReadReactor<v1::IngestRequest> {
  public:
-  IngestReactor(const ServiceContext& context, v1::IngestResponse* response);
+  // Authenticates the caller first (a refused call finishes before any read).
+  IngestReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
+                v1::IngestResponse* response);
 
   void OnReadDone(bool ok) override;
   void OnCancel() override;
@@ -38,6 +40,8 @@ class IngestReactor final : public grpc::ServerReadReactor<v1::IngestRequest> {
   v1::IngestResponse* response_;
   RpcCall call_;
   v1::IngestRequest request_;
+  std::string tenant_;  // the caller's; "" when auth is off
+  StreamSlots::Slot stream_slot_;  // held for the whole call (--max-streams)
   std::shared_ptr<Session> session_;
   bool first_message_ = true;
   std::atomic<bool> cancelled_{false};

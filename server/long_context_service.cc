@@ -4,16 +4,16 @@
 
 #include "server/generate_reactor.h"
 #include "server/ingest_reactor.h"
+#include "server/request_validation.h"
+#include "server/limit.h"
 #include "server/rpc_call.h"
 #include "server/session_proto.h"
+#include "server/session_transfer.h"
 #include "server/status.h"
 
 namespace infini::server {
 
 namespace {
-
-constexpr int64_t kDefaultPageSize = 100;
-constexpr int64_t kMaxPageSize = 1000;
 
 // Runs `body` (which may throw) and finishes the unary call with its status.
 template <typename Body>
@@ -25,17 +25,11 @@ grpc::ServerUnaryReactor* unary(grpc::CallbackServerContext* ctx, const ServiceC
   try {
     body(call);
   } catch (...) {
-    status = current_exception_status();
+    status = call.status_of_current_exception();
   }
   call.done(status);
   reactor->Finish(status);
   return reactor;
-}
-
-void require_id(const std::string& id, const char* field) {
-  if (id.empty()) {
-    throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, std::string(field) + " is empty");
-  }
 }
 
 }  // namespace
@@ -44,8 +38,11 @@ grpc::ServerUnaryReactor* LongContextService::CreateSession(grpc::CallbackServer
                                                             const v1::CreateSessionRequest* request,
                                                             v1::Session* response) {
   return unary(ctx, context_, "CreateSession", [&](RpcCall& call) {
+    const std::string tenant = caller_tenant(context_.authenticator, *ctx);
+    check_message_bytes(request->ByteSizeLong(), context_.max_message_bytes,
+                        "the CreateSession request");
     Labels labels(request->labels().begin(), request->labels().end());
-    auto session = context_.sessions->create(labels);
+    auto session = context_.sessions->create(labels, tenant);
     call.set_session(session->id);
     fill_session_proto(*session, *context_.sessions, context_.model_name, response);
   });
@@ -55,9 +52,10 @@ grpc::ServerUnaryReactor* LongContextService::GetSession(grpc::CallbackServerCon
                                                          const v1::GetSessionRequest* request,
                                                          v1::Session* response) {
   return unary(ctx, context_, "GetSession", [&](RpcCall& call) {
+    const std::string tenant = caller_tenant(context_.authenticator, *ctx);
     require_id(request->session_id(), "session_id");
     call.set_session(request->session_id());
-    auto session = context_.sessions->get(request->session_id());
+    auto session = context_.sessions->get(request->session_id(), tenant);
     fill_session_proto(*session, *context_.sessions, context_.model_name, response);
   });
 }
@@ -66,13 +64,9 @@ grpc::ServerUnaryReactor* LongContextService::ListSessions(grpc::CallbackServerC
                                                            const v1::ListSessionsRequest* request,
                                                            v1::ListSessionsResponse* response) {
   return unary(ctx, context_, "ListSessions", [&](RpcCall&) {
-    if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
-                         "page_size must be between 0 and " + std::to_string(kMaxPageSize) +
-                             ", got " + std::to_string(request->page_size()));
-    }
-    const int64_t size = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
-    auto page = context_.sessions->list(size, request->page_token());
+    const std::string tenant = caller_tenant(context_.authenticator, *ctx);
+    const int64_t size = resolve_page_size(*request);
+    auto page = context_.sessions->list(size, request->page_token(), tenant);
     for (const auto& s : page.sessions) {
       fill_session_proto(*s, *context_.sessions, context_.model_name, response->add_sessions());
     }
@@ -84,9 +78,10 @@ grpc::ServerUnaryReactor* LongContextService::DeleteSession(grpc::CallbackServer
                                                             const v1::DeleteSessionRequest* request,
                                                             v1::DeleteSessionResponse*) {
   return unary(ctx, context_, "DeleteSession", [&](RpcCall& call) {
+    const std::string tenant = caller_tenant(context_.authenticator, *ctx);
     require_id(request->session_id(), "session_id");
     call.set_session(request->session_id());
-    if (!context_.sessions->remove(request->session_id())) {
+    if (!context_.sessions->remove(request->session_id(), tenant)) {
       throw ServiceError(grpc::StatusCode::NOT_FOUND,
                          "session '" + request->session_id() + "' not found");
     }
@@ -100,29 +95,32 @@ grpc::ServerUnaryReactor* LongContextService::ForkSession(grpc::CallbackServerCo
   auto* reactor = ctx->DefaultReactor();
   auto call = std::make_shared<RpcCall>(context_, "ForkSession");
   try {
+    const std::string tenant = caller_tenant(context_.authenticator, *ctx);
     require_id(request->session_id(), "session_id");
     call->set_session(request->session_id());
-    auto source = context_.sessions->get(request->session_id());
+    check_message_bytes(request->ByteSizeLong(), context_.max_message_bytes,
+                        "the ForkSession request");
+    auto source = context_.sessions->get(request->session_id(), tenant);
     Labels labels(request->labels().begin(), request->labels().end());
     // The copy is taken on the source's queue, after the chunks sent before it.
     const bool queued = context_.scheduler->submit(
-        source->queue, [this, source, labels, reactor, response, call] {
+        source->queue, [this, source, labels, tenant, reactor, response, call] {
           grpc::Status status;
           try {
-            auto copy = context_.sessions->fork(*source, labels);
+            context_.sessions->ensure_resident(*source);  // reloads an evicted source
+            auto copy = context_.sessions->fork(*source, labels, tenant);
             fill_session_proto(*copy, *context_.sessions, context_.model_name, response);
           } catch (...) {
-            status = current_exception_status();
+            status = call->status_of_current_exception();
           }
           call->done(status);
           reactor->Finish(status);
         });
     if (!queued) {
-      throw ServiceError(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                         "the engine queue is full; retry later");
+      throw LimitExceeded(Limit::kQueue, "the engine queue is full; retry later");
     }
   } catch (...) {
-    const grpc::Status status = current_exception_status();
+    const grpc::Status status = call->status_of_current_exception();
     call->done(status);
     reactor->Finish(status);
   }
@@ -130,23 +128,34 @@ grpc::ServerUnaryReactor* LongContextService::ForkSession(grpc::CallbackServerCo
 }
 
 grpc::ServerReadReactor<v1::IngestRequest>* LongContextService::Ingest(
-    grpc::CallbackServerContext*, v1::IngestResponse* response) {
-  return new IngestReactor(context_, response);
+    grpc::CallbackServerContext* ctx, v1::IngestResponse* response) {
+  return new IngestReactor(context_, *ctx, response);
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* LongContextService::Ask(
-    grpc::CallbackServerContext*, const v1::AskRequest* request) {
+    grpc::CallbackServerContext* ctx, const v1::AskRequest* request) {
   std::string prompt;
   if (!request->question().empty()) prompt = context_.prompt.question_text(request->question());
-  auto* reactor = new GenerateReactor(context_, "Ask", request->session_id(), prompt,
+  auto* reactor = new GenerateReactor(context_, *ctx, "Ask", request->session_id(), prompt,
                                       request->params());
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* LongContextService::Summarize(
-    grpc::CallbackServerContext*, const v1::SummarizeRequest* request) {
-  return new GenerateReactor(context_, "Summarize", request->session_id(), context_.prompt.summary,
+    grpc::CallbackServerContext* ctx, const v1::SummarizeRequest* request) {
+  return new GenerateReactor(context_, *ctx, "Summarize", request->session_id(),
+                             context_.prompt.summary,
                              request->params());
+}
+
+grpc::ServerWriteReactor<v1::SnapshotChunk>* LongContextService::ExportSession(
+    grpc::CallbackServerContext* ctx, const v1::ExportSessionRequest* request) {
+  return new ExportReactor(context_, *ctx, request->session_id());
+}
+
+grpc::ServerReadReactor<v1::SnapshotChunk>* LongContextService::ImportSession(
+    grpc::CallbackServerContext* ctx, v1::Session* response) {
+  return new ImportReactor(context_, *ctx, response);
 }
 
 }  // namespace infini::server

@@ -33,6 +33,10 @@ class LongContextService final : public v1::LongContext::CallbackService {
                                                       const v1::AskRequest* request) override;
   grpc::ServerWriteReactor<v1::GenerateResponse>* Summarize(
       grpc::CallbackServerContext* ctx, const v1::SummarizeRequest* request) override;
+  grpc::ServerWriteReactor<v1::SnapshotChunk>* ExportSession(
+      grpc::CallbackServerContext* ctx, const v1::ExportSessionRequest* request) override;
+  grpc::ServerReadReactor<v1::SnapshotChunk>* ImportSession(grpc::CallbackServerContext* ctx,
+                                                            v1::Session* response) override;
 
  private:
   const ServiceContext& context_;

@@ -1,8 +1,11 @@
 // infini-server: flags, logging, model, gRPC (+ health, reflection),
 // /metrics, idle expiry, and a clean stop on SIGINT / SIGTERM.
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -17,6 +20,8 @@
 #include "server/metrics_http.h"
 #include "server/reflection_service.h"
 #include "server/session_persistence.h"
+#include "server/tls_credentials.h"
+#include "server/token_store.h"
 #include "proto/grpc/health/v1/health.pb.h"
 
 namespace {
@@ -25,6 +30,11 @@ namespace {
 volatile std::sig_atomic_t g_stop_signal = 0;
 
 void on_signal(int signal) { g_stop_signal = signal; }
+
+// SIGHUP: read the token file again (set by the handler, cleared by main).
+volatile std::sig_atomic_t g_reload_tokens = 0;
+
+void on_reload_signal(int) { g_reload_tokens = 1; }
 
 std::string human_bytes(int64_t bytes) {
   char buf[32];
@@ -36,6 +46,25 @@ int serve(const infini::server::ServerConfig& config) {
   using namespace infini;
   using namespace infini::server;
   auto log = spdlog::get("server");
+
+  // TLS files are read and checked first: a bad one stops the server before
+  // the (slow) model load, naming the flag and the file.
+  const GrpcServerCredentials grpc_credentials =
+      make_grpc_server_credentials({{"--tls-cert", config.tls_cert_file},
+                                    {"--tls-key", config.tls_key_file},
+                                    {"--tls-client-ca", config.tls_client_ca_file}});
+  std::optional<TlsIdentity> metrics_tls;
+  if (!config.metrics_tls_cert_file.empty()) {
+    metrics_tls = load_tls_identity({"--metrics-tls-cert", config.metrics_tls_cert_file},
+                                    {"--metrics-tls-key", config.metrics_tls_key_file});
+  }
+
+  // The token file too: a bad line stops the server before the model load,
+  // naming file:line (never the token).
+  std::unique_ptr<TokenStore> tokens;
+  if (!config.auth_tokens_file.empty()) {
+    tokens = std::make_unique<TokenStore>(config.auth_tokens_file);
+  }
 
   LoadOptions options;
   options.backend = config.backend;
@@ -62,14 +91,24 @@ int serve(const infini::server::ServerConfig& config) {
 
   ServerMetrics metrics;
   const PromptTemplate prompt = PromptTemplate::load(config.model_dir);
-  SessionManager sessions(model, tokenizer, {config.max_sessions, config.max_state_bytes},
+  SessionManager sessions(model, tokenizer,
+                          {config.max_sessions, config.max_state_bytes,
+                           config.max_sessions_per_tenant},
                           prompt.document_prefix);
+  // Hashed at start when snapshots are on, else on the first Export/Import.
+  const LazyModelIdentity identity(config.model_dir);
   // Before the scheduler, so that it outlives every task that writes a snapshot.
   std::unique_ptr<SessionPersistence> persistence;
+  const auto restore_started = std::chrono::steady_clock::now();
   if (!config.snapshot_dir.empty()) {
-    const auto started = std::chrono::steady_clock::now();
-    persistence =
-        std::make_unique<SessionPersistence>(config.snapshot_dir, model_identity(config.model_dir));
+    persistence = std::make_unique<SessionPersistence>(config.snapshot_dir, identity.get());
+  }
+  Scheduler scheduler(workers, cores, config.queue_capacity);
+  if (persistence) {
+    const auto started = restore_started;
+    // Before restore_all, which registers sessions past --max-state-bytes as
+    // evicted: their state stays on disk until a call needs it.
+    sessions.enable_eviction(persistence.get(), &scheduler, &metrics);
     const auto report = persistence->restore_all(sessions);
     for (const auto& skipped : report.skipped) {
       log->warn("snapshot {} not restored (left in place): {}", skipped.path.string(),
@@ -78,13 +117,18 @@ int serve(const infini::server::ServerConfig& config) {
     log->info("snapshots in {}: {} sessions restored, {} skipped, in {:.2f} s",
               config.snapshot_dir, report.restored, report.skipped.size(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (report.evicted > 0) {
+      log->info("{} of the restored sessions stay evicted to disk (past --max-state-bytes); "
+                "each is reloaded on first use", report.evicted);
+    }
   }
-  Scheduler scheduler(workers, cores, config.queue_capacity);
-  metrics.set_limits({config.queue_capacity, config.max_sessions, config.max_state_bytes});
+  metrics.set_limits(
+      {config.queue_capacity, config.max_sessions, config.max_state_bytes, config.max_streams});
   metrics.set_session_totals_source([&sessions, &metrics, &scheduler] {
     metrics.set_queue_depth(scheduler.queued());  // refreshed at every scrape
     return ServerMetrics::SessionTotals{sessions.count(), sessions.total_state_bytes(),
-                                        sessions.total_kv_equivalent_bytes()};
+                                        sessions.total_kv_equivalent_bytes(),
+                                        sessions.evicted_count()};
   });
 
   ServiceContext context;
@@ -100,6 +144,24 @@ int serve(const infini::server::ServerConfig& config) {
   context.scheduler = &scheduler;
   context.metrics = &metrics;
   context.persistence = persistence.get();
+  // Before the gRPC server, so that they outlive every call holding a slot.
+  StreamSlots streams(config.max_streams);
+  ChunkRateLimiter chunk_rate(config.max_chunks_per_second);
+  context.streams = &streams;
+  context.chunk_rate = &chunk_rate;
+  context.max_message_bytes = config.max_message_bytes;
+  metrics.set_open_streams_source([&streams] { return streams.open(); });
+  std::unique_ptr<Authenticator> authenticator;
+  if (tokens) {
+    authenticator = std::make_unique<Authenticator>(*tokens, &metrics);
+    context.authenticator = authenticator.get();
+    log->info("auth: bearer tokens required on infini.v1.LongContext ({} tokens from {}, "
+              "reloaded on SIGHUP or when the file changes); health and reflection stay open",
+              tokens->size(), tokens->path().string());
+  } else {
+    log->info("auth: off (no --auth-tokens): every caller may use every session");
+  }
+  context.model_identity = &identity;
   LongContextService service(context);
   // Touching a health message links its descriptor into the pool reflection reads.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
@@ -118,14 +180,27 @@ int serve(const infini::server::ServerConfig& config) {
   log->info("{} engine workers sharing {} cores, queue {}, at most {} sessions / {} of state",
             workers, cores, config.queue_capacity, config.max_sessions,
             human_bytes(config.max_state_bytes));
+  log->info("at most {} streams open, {} Ingest chunks per session per second, {} sessions per "
+            "tenant, {} bytes per message, {} tokens per answer",
+            config.max_streams,
+            config.max_chunks_per_second > 0 ? std::to_string(config.max_chunks_per_second)
+                                             : std::string("unlimited"),
+            config.max_sessions_per_tenant > 0 ? std::to_string(config.max_sessions_per_tenant)
+                                               : std::string("unlimited"),
+            config.max_message_bytes, config.max_tokens);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a port in use fails, never shared
   int port = 0;
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.AddListeningPort(config.listen_address, grpc_credentials.credentials, &port);
+  // The service checks --max-message-bytes itself, so that a refusal names
+  // the flag and is counted; gRPC's own cap stays above it as a backstop
+  // (and leaves room for 1 MiB snapshot chunks when the limit is small).
+  const int64_t transport_cap = std::min<int64_t>(
+      INT32_MAX, std::max(2 * config.max_message_bytes, config.max_message_bytes + (4 << 20)));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(transport_cap));
+  builder.SetMaxSendMessageSize(static_cast<int>(transport_cap));
   builder.RegisterService(&service);
   builder.RegisterService(&reflection);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -138,19 +213,37 @@ int serve(const infini::server::ServerConfig& config) {
 
   std::unique_ptr<MetricsHttpServer> metrics_http;
   if (!config.metrics_address.empty()) {
-    metrics_http = std::make_unique<MetricsHttpServer>(config.metrics_address,
-                                                       [&metrics] { return metrics.render(); });
-    log->info("metrics on http://{}/metrics (port {})", config.metrics_address,
-              metrics_http->port());
+    metrics_http = std::make_unique<MetricsHttpServer>(
+        config.metrics_address, [&metrics] { return metrics.render(); },
+        metrics_tls ? &*metrics_tls : nullptr);
+    log->info("metrics on {}://{}/metrics (port {})", metrics_tls ? "https" : "http",
+              config.metrics_address, metrics_http->port());
+    if (metrics_tls) {
+      log->info("metrics TLS: certificate {}, {}", metrics_tls->certificate_path,
+                metrics_tls->subject);
+    }
   }
+  log->info("gRPC transport: {}", grpc_credentials.description);
   // The port line is what scripts and tests wait for.
   log->info("listening on {} (port {})", config.listen_address, port);
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  if (tokens) std::signal(SIGHUP, on_reload_signal);
+  auto last_token_check = std::chrono::steady_clock::now();
   auto last_expiry = std::chrono::steady_clock::now();
   while (g_stop_signal == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (tokens && g_reload_tokens != 0) {
+      g_reload_tokens = 0;
+      log->info("SIGHUP: reloading the token file");
+      tokens->reload();  // logs the outcome; a failure keeps the tokens in force
+      last_token_check = std::chrono::steady_clock::now();
+    } else if (tokens &&
+               std::chrono::steady_clock::now() - last_token_check > std::chrono::seconds(1)) {
+      last_token_check = std::chrono::steady_clock::now();
+      tokens->reload_if_changed();
+    }
     if (config.idle_timeout_seconds > 0 &&
         std::chrono::steady_clock::now() - last_expiry > std::chrono::seconds(1)) {
       last_expiry = std::chrono::steady_clock::now();
@@ -177,6 +270,9 @@ int serve(const infini::server::ServerConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write past RLIMIT_FSIZE must fail with EFBIG (a snapshot the server
+  // reports as not written), not kill the process as SIGXFSZ would.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   infini::server::ParsedConfig parsed;
   try {

@@ -64,6 +64,16 @@ struct ServerMetrics::Series {
   Gauge* queue_capacity;
   Gauge* sessions_limit;
   Gauge* state_bytes_limit;
+
+  Gauge* sessions_evicted;
+  Counter* session_evictions;
+  Counter* session_reloads;
+  Histogram* session_reload_duration;
+
+  CounterFamily* limit_hits;
+  CounterFamily* auth_failures;
+  Gauge* streams_open;
+  Gauge* streams_limit;
 };
 
 ServerMetrics::ServerMetrics() : series_(std::make_unique<Series>()) {
@@ -128,7 +138,8 @@ ServerMetrics::ServerMetrics() : series_(std::make_unique<Series>()) {
            .with();
   s.compression_ratio =
       &r.gauge("infini_compression_ratio",
-               "infini_kv_equivalent_bytes / infini_state_bytes; 0 when no state is held.")
+               "infini_kv_equivalent_bytes over the state of all sessions, in memory "
+               "or evicted to disk; 0 when no session is in memory.")
            .with();
   s.queue_depth =
       &r.gauge("infini_queue_depth", "Engine requests admitted and waiting for a worker.").with();
@@ -146,6 +157,47 @@ ServerMetrics::ServerMetrics() : series_(std::make_unique<Series>()) {
                                  "(--max-state-bytes).")
                              .with();
 
+  s.limit_hits = &r.counter("infini_limit_hits_total",
+                            "Requests refused by a server limit, by limit (streams, chunk_rate, "
+                            "sessions, tenant_sessions, state_bytes, queue, max_tokens, "
+                            "message_bytes).",
+                            {kLimitLabel});
+  // Every limit's series exists from the start, so rate() and alerts see a 0
+  // rather than no data before the first refusal.
+  for (Limit limit : kAllLimits) s.limit_hits->with({limit_name(limit)});
+  s.auth_failures = &r.counter("infini_auth_failures_total",
+                               "Calls refused as UNAUTHENTICATED, by reason (missing, invalid, "
+                               "expired).",
+                               {kReasonLabel});
+  for (const char* reason : {kAuthFailureMissing, kAuthFailureInvalid, kAuthFailureExpired}) {
+    s.auth_failures->with({reason});
+  }
+  s.streams_open = &r.gauge("infini_streams_open",
+                            "Streaming calls (Ingest, Ask, Summarize, ...) open now.")
+                        .with();
+  s.streams_limit = &r.gauge("infini_streams_limit",
+                             "Streaming calls that may be open at once (--max-streams).")
+                         .with();
+
+  // Eviction under --max-state-bytes (with --snapshot-dir).
+  s.sessions_evicted =
+      &r.gauge("infini_sessions_evicted",
+               "Sessions whose state is evicted to the snapshot directory (counted in "
+               "infini_sessions_active, not in infini_state_bytes).")
+           .with();
+  s.session_evictions = &r.counter("infini_session_evictions_total",
+                                   "Idle sessions' states evicted to disk to stay within "
+                                   "--max-state-bytes.")
+                             .with();
+  s.session_reloads =
+      &r.counter("infini_session_reloads_total", "Evicted sessions' states reloaded from disk.")
+           .with();
+  s.session_reload_duration =
+      &r.histogram("infini_session_reload_duration_seconds",
+                   "Time to reload an evicted session's state, evictions it needed included.",
+                   kRequestSecondsBuckets)
+           .with();
+
   register_process_metrics(registry_);
 
   registry_.add_collect_hook([this] {
@@ -154,6 +206,12 @@ ServerMetrics::ServerMetrics() : series_(std::make_unique<Series>()) {
       std::lock_guard lock(session_totals_mutex_);
       source = session_totals_;
     }
+    std::function<int64_t()> open_streams;
+    {
+      std::lock_guard lock(session_totals_mutex_);
+      open_streams = open_streams_;
+    }
+    if (open_streams) series_->streams_open->set(static_cast<double>(open_streams()));
     if (!source) return;
     SessionTotals totals;
     try {
@@ -167,14 +225,24 @@ ServerMetrics::ServerMetrics() : series_(std::make_unique<Series>()) {
     s.sessions_active->set(static_cast<double>(totals.sessions));
     s.state_bytes->set(static_cast<double>(totals.state_bytes));
     s.kv_equivalent_bytes->set(static_cast<double>(totals.kv_equivalent_bytes));
-    s.compression_ratio->set(totals.state_bytes > 0
-                                 ? static_cast<double>(totals.kv_equivalent_bytes) /
-                                       static_cast<double>(totals.state_bytes)
-                                 : 0.0);
+    s.sessions_evicted->set(static_cast<double>(totals.evicted_sessions));
+    // Against the state of every session, evicted ones included (each holds
+    // the same bytes, on disk): eviction moves state, it compresses nothing.
+    const int64_t resident = totals.sessions - totals.evicted_sessions;
+    const double all_state = resident > 0 ? static_cast<double>(totals.state_bytes) /
+                                                static_cast<double>(resident) *
+                                                static_cast<double>(totals.sessions)
+                                          : 0.0;
+    s.compression_ratio->set(
+        all_state > 0 ? static_cast<double>(totals.kv_equivalent_bytes) / all_state : 0.0);
   });
 }
 
 ServerMetrics::~ServerMetrics() = default;
+
+void ServerMetrics::record_auth_failure(const char* reason) {
+  series_->auth_failures->with({reason}).inc();
+}
 
 void ServerMetrics::record_rpc(const std::string& method, const std::string& code, double seconds) {
   series_->rpc_requests->with({method, code}).inc();
@@ -212,14 +280,31 @@ void ServerMetrics::set_queue_depth(int64_t depth) {
   series_->queue_depth->set(static_cast<double>(depth));
 }
 
+void ServerMetrics::record_session_eviction() { series_->session_evictions->inc(); }
+
+void ServerMetrics::record_session_reload(double seconds) {
+  series_->session_reloads->inc();
+  series_->session_reload_duration->observe(seconds);
+}
+
 void ServerMetrics::set_limits(const Limits& limits) {
   series_->queue_capacity->set(static_cast<double>(limits.queue_capacity));
   series_->sessions_limit->set(static_cast<double>(limits.max_sessions));
   series_->state_bytes_limit->set(static_cast<double>(limits.max_state_bytes));
+  series_->streams_limit->set(static_cast<double>(limits.max_streams));
 }
 
 void ServerMetrics::add_in_flight(int64_t delta) {
   series_->requests_in_flight->add(static_cast<double>(delta));
+}
+
+void ServerMetrics::record_limit_hit(Limit limit) {
+  series_->limit_hits->with({limit_name(limit)}).inc();
+}
+
+void ServerMetrics::set_open_streams_source(std::function<int64_t()> source) {
+  std::lock_guard lock(session_totals_mutex_);
+  open_streams_ = std::move(source);
 }
 
 void ServerMetrics::set_session_totals_source(std::function<SessionTotals()> source) {

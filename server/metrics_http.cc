@@ -6,11 +6,26 @@
 
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
 
+#include "server/civetweb_openssl.h"
+#include "server/tls_credentials.h"
+
 namespace infini::server {
+
+// Owned by the server, not the constructor's frame: civetweb logs through it
+// for as long as it runs (a failed TLS handshake, say), not only while starting.
+struct MetricsHttpServer::CallbackState {
+  std::mutex mutex;
+  bool starting = true;
+  std::vector<std::string> start_log;  // civetweb's messages while starting
+  const TlsIdentity* tls = nullptr;    // only read while starting
+  std::string tls_error;
+};
+
 namespace {
 
 constexpr const char* kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -87,26 +102,48 @@ int log_civetweb_message(const mg_connection* conn, const char* message) {
   // mg_start2's error text leaves out.
   const mg_context* context = conn != nullptr ? mg_get_context(conn) : nullptr;
   void* user_data = context != nullptr ? mg_get_user_data(context) : nullptr;
-  if (user_data != nullptr) static_cast<std::vector<std::string>*>(user_data)->push_back(message);
+  if (user_data != nullptr) {
+    auto* state = static_cast<MetricsHttpServer::CallbackState*>(user_data);
+    std::lock_guard lock(state->mutex);
+    if (state->starting) state->start_log.push_back(message);
+  }
   return 1;  // handled: keep civetweb from printing to stderr
+}
+
+// civetweb's init_ssl: our certificate and key into its SSL_CTX (1: done,
+// civetweb loads no files itself; -1: fail the start).
+int install_metrics_tls(void* ssl_ctx, void* user_data) {
+  auto* state = static_cast<MetricsHttpServer::CallbackState*>(user_data);
+  std::lock_guard lock(state->mutex);
+  if (state->tls == nullptr) return 0;
+  state->tls_error = install_tls_identity(ssl_ctx, *state->tls);
+  return state->tls_error.empty() ? 1 : -1;
 }
 
 }  // namespace
 
-MetricsHttpServer::MetricsHttpServer(const std::string& address, RenderFn render)
-    : address_(address), render_(std::move(render)) {
+MetricsHttpServer::MetricsHttpServer(const std::string& address, RenderFn render,
+                                     const TlsIdentity* tls)
+    : address_(address),
+      render_(std::move(render)),
+      callback_state_(std::make_unique<CallbackState>()) {
   if (std::string problem = address_problem(address_); !problem.empty()) {
     throw std::runtime_error("metrics: cannot listen on '" + address_ + "': " + problem);
   }
+  // civetweb's "s" suffix makes the port https only.
+  const std::string listening_ports = tls != nullptr ? address_ + "s" : address_;
+  if (tls != nullptr) load_civetweb_openssl();
+  callback_state_->tls = tls;
   const char* options[] = {
-      "listening_ports", address_.c_str(),    "num_threads", "2",    "request_timeout_ms",
-      "10000",           "enable_keep_alive", "no",          nullptr};
+      "listening_ports", listening_ports.c_str(), "num_threads", "2",    "request_timeout_ms",
+      "10000",           "enable_keep_alive",     "no",          nullptr};
   mg_callbacks callbacks{};
   callbacks.log_message = log_civetweb_message;
+  // Only for https: plain http needs nothing of OpenSSL from civetweb.
+  if (tls != nullptr) callbacks.init_ssl = install_metrics_tls;
   mg_init_data init{};
   init.callbacks = &callbacks;
-  std::vector<std::string> start_log;  // civetweb's messages while starting
-  init.user_data = &start_log;
+  init.user_data = callback_state_.get();
   init.configuration_options = options;
   char error_text[256] = {};
   unsigned error_code = 0;
@@ -116,6 +153,16 @@ MetricsHttpServer::MetricsHttpServer(const std::string& address, RenderFn render
   error.text_buffer_size = sizeof(error_text);
 
   context_ = mg_start2(&init, &error);
+  std::vector<std::string> start_log;
+  {
+    std::lock_guard lock(callback_state_->mutex);
+    callback_state_->starting = false;
+    callback_state_->tls = nullptr;  // the caller's; not kept past the constructor
+    start_log.swap(callback_state_->start_log);
+    if (context_ == nullptr && !callback_state_->tls_error.empty()) {
+      start_log.insert(start_log.begin(), "TLS: " + callback_state_->tls_error);
+    }
+  }
   if (context_ == nullptr) {
     // The logged messages carry the errno text ("cannot bind to ...: 98
     // (Address already in use)"); the error text is only the summary.

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/limit.h"
 #include "server/status.h"
 
 namespace infini::server {
@@ -13,6 +14,16 @@ RpcCall::RpcCall(const ServiceContext& context, std::string method)
 
 RpcCall::~RpcCall() {
   if (!recorded_) done(grpc::Status(grpc::StatusCode::CANCELLED, "abandoned"));
+}
+
+grpc::Status RpcCall::status_of_current_exception() {
+  try {
+    throw;
+  } catch (const LimitExceeded& e) {
+    if (!recorded_) context_.metrics->record_limit_hit(e.limit());
+  } catch (...) {
+  }
+  return current_exception_status();
 }
 
 void RpcCall::done(const grpc::Status& status) {

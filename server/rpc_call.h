@@ -20,6 +20,10 @@ class RpcCall {
   void add_tokens(int64_t tokens) { tokens_ += tokens; }
   // Records the outcome once; later calls are ignored.
   void done(const grpc::Status& status);
+  // The status of the exception being handled (call only inside a catch
+  // block). A refusal by one of the server's limits (LimitExceeded) is
+  // counted here, so each refused call counts once, by limit.
+  grpc::Status status_of_current_exception();
 
  private:
   const ServiceContext& context_;

@@ -41,6 +41,29 @@ bool Scheduler::submit(const std::shared_ptr<SerialQueue>& queue, std::function<
   return true;
 }
 
+bool Scheduler::run_if_idle(const std::shared_ptr<SerialQueue>& queue,
+                            const std::function<void()>& task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue->scheduled_) return false;  // queued or running: not idle
+    queue->scheduled_ = true;             // submit() now only queues behind us
+  }
+  task();
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (queue->tasks_.empty()) {
+    queue->scheduled_ = false;
+    return true;
+  }
+  ready_.push_back(queue);
+  if (!idle_.empty()) {
+    Worker& w = *workers_[idle_.back()];
+    idle_.pop_back();
+    w.signalled = true;
+    w.wake.notify_one();
+  }
+  return true;
+}
+
 int Scheduler::idle_workers() {
   std::lock_guard<std::mutex> lock(mutex_);
   return static_cast<int>(idle_.size());

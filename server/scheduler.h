@@ -37,6 +37,14 @@ class Scheduler {
   // not throw.
   bool submit(const std::shared_ptr<SerialQueue>& queue, std::function<void()> task);
 
+  // Runs `task` on the calling thread as `queue`'s next task when nothing is
+  // queued or running on it; returns false, without running it, otherwise.
+  // Tasks submitted meanwhile wait behind it as behind any task. Used to
+  // evict an idle session from another session's task without waiting for a
+  // worker (which, with every worker busy, could wait for ever). `task` must
+  // not throw.
+  bool run_if_idle(const std::shared_ptr<SerialQueue>& queue, const std::function<void()>& task);
+
   int64_t queued() const { return queued_.load(); }
   int workers() const { return static_cast<int>(threads_.size()); }
   int idle_workers();

@@ -7,17 +7,17 @@
 #include "engine/model.h"
 #include "engine/prompt_template.h"
 #include "engine/tokenizer.h"
+#include "server/authenticator.h"
+#include "server/chunk_rate_limiter.h"
 #include "server/metrics.h"
+#include "server/model_identity.h"
+#include "server/request_validation.h"
 #include "server/scheduler.h"
 #include "server/session_manager.h"
 #include "server/session_persistence.h"
+#include "server/stream_slots.h"
 
 namespace infini::server {
-
-struct GenerationLimits {
-  int32_t default_max_tokens = 128;
-  int32_t max_tokens = 4096;
-};
 
 struct ServiceContext {
   std::string model_name;
@@ -30,6 +30,16 @@ struct ServiceContext {
   ServerMetrics* metrics = nullptr;
   // Null when --snapshot-dir is not set: sessions live in memory only.
   const SessionPersistence* persistence = nullptr;
+  // What snapshots are checked against (ExportSession, ImportSession).
+  const LazyModelIdentity* model_identity = nullptr;
+  // Null when --auth-tokens is not set: every caller is tenant "".
+  const Authenticator* authenticator = nullptr;
+  // Every streaming call holds one of these slots (--max-streams).
+  StreamSlots* streams = nullptr;
+  // Ingest chunks per session per second (--max-chunks-per-second).
+  ChunkRateLimiter* chunk_rate = nullptr;
+  // Largest request message (--max-message-bytes); 0: gRPC's own check only.
+  int64_t max_message_bytes = 0;
 };
 
 }  // namespace infini::server

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "server/limit.h"
 #include "server/status.h"
 
 namespace infini::server {
@@ -18,9 +19,11 @@ std::string new_session_id() {
   return id;
 }
 
-Session::Session(std::string session_id, Labels session_labels, SessionState session_state,
-                 std::shared_ptr<const Tokenizer> tokenizer, Clock::time_point created)
+Session::Session(std::string session_id, std::string session_tenant, Labels session_labels,
+                 SessionState session_state, std::shared_ptr<const Tokenizer> tokenizer,
+                 Clock::time_point created)
     : id(std::move(session_id)),
+      tenant(std::move(session_tenant)),
       labels(std::move(session_labels)),
       created_at(created),
       state(std::move(session_state)),
@@ -64,71 +67,91 @@ SessionManager::SessionManager(std::shared_ptr<const Model> model,
       document_prefix_(std::move(document_prefix)),
       state_bytes_(model_->new_session().state_bytes()) {}
 
-void SessionManager::check_room() const {
+void SessionManager::check_room(const std::string& tenant) const {
   const int64_t n = static_cast<int64_t>(sessions_.size());
   if (n >= limits_.max_sessions) {
-    throw ServiceError(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                       "session limit reached: " + std::to_string(n) + " of " +
-                           std::to_string(limits_.max_sessions) +
-                           " sessions exist; delete some or raise --max-sessions");
+    throw LimitExceeded(Limit::kSessions,
+                        "session limit reached: " + std::to_string(n) + " of " +
+                            std::to_string(limits_.max_sessions) +
+                            " sessions exist; delete some or raise --max-sessions");
   }
-  if ((n + 1) * state_bytes_ > limits_.max_state_bytes) {
-    throw ServiceError(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                       "state memory limit reached: " + std::to_string(n) + " sessions of " +
-                           std::to_string(state_bytes_) + " bytes; another would pass " +
-                           "--max-state-bytes=" + std::to_string(limits_.max_state_bytes));
+  if (limits_.max_sessions_per_tenant > 0) {
+    // A scan, only when the limit is on: O(sessions) per creation, which is
+    // small next to allocating a state.
+    int64_t own = 0;
+    for (const auto& [id, s] : sessions_) own += s->tenant == tenant ? 1 : 0;
+    if (own >= limits_.max_sessions_per_tenant) {
+      // Names neither the tenant nor any session: the caller knows who it is.
+      throw LimitExceeded(Limit::kTenantSessions,
+                          "session limit of this tenant reached: " + std::to_string(own) + " of " +
+                              std::to_string(limits_.max_sessions_per_tenant) +
+                              " sessions (--max-sessions-per-tenant); delete some");
+    }
   }
+  // --max-state-bytes counts resident states only: see reserve_state().
 }
 
-std::shared_ptr<Session> SessionManager::insert(std::shared_ptr<Session> session) {
+std::shared_ptr<Session> SessionManager::insert(std::shared_ptr<Session> session,
+                                                StateSlot& slot) {
   std::lock_guard<std::mutex> lock(mutex_);
-  check_room();
+  check_room(session->tenant);
   sessions_[session->id] = session;
+  if (session->resident) slot.take();
   return session;
 }
 
-std::shared_ptr<Session> SessionManager::create(const Labels& labels) {
+std::shared_ptr<Session> SessionManager::create(const Labels& labels, const std::string& tenant) {
   {
     // Refuse before allocating a state that would not fit.
     std::lock_guard<std::mutex> lock(mutex_);
-    check_room();
+    check_room(tenant);
   }
+  StateSlot slot = reserve_state(nullptr);
   auto session =
-      std::make_shared<Session>(new_session_id(), labels, model_->new_session(), tokenizer_);
+      std::make_shared<Session>(new_session_id(), tenant, labels, model_->new_session(), tokenizer_);
   if (!document_prefix_.empty()) {
     // Not yet shared with any other thread: no task needed.
     session->read(*model_, session->encoder.push(document_prefix_), nullptr);
     session->publish();
   }
-  return insert(std::move(session));
+  return insert(std::move(session), slot);
 }
 
-std::shared_ptr<Session> SessionManager::fork(const Session& source, const Labels& labels) {
+std::shared_ptr<Session> SessionManager::fork(const Session& source, const Labels& labels,
+                                              const std::string& tenant) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    check_room();
+    check_room(tenant);
   }
-  auto copy = std::make_shared<Session>(new_session_id(), labels.empty() ? source.labels : labels,
-                                        source.state.fork(), tokenizer_);
+  StateSlot slot = reserve_state(&source);
+  auto copy =
+      std::make_shared<Session>(new_session_id(), tenant, labels.empty() ? source.labels : labels,
+                                source.state.fork(), tokenizer_);
   copy->pending_ids = source.pending_ids;
   copy->encoder = source.encoder;
   copy->utf8 = source.utf8;
   copy->publish();
-  return insert(std::move(copy));
+  return insert(std::move(copy), slot);
 }
 
-std::shared_ptr<Session> SessionManager::get(const std::string& id) const {
+std::shared_ptr<Session> SessionManager::get(const std::string& id,
+                                             const std::string& tenant) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = sessions_.find(id);
-  if (it == sessions_.end()) {
+  // Another tenant's session is "not found", word for word: the answer must
+  // not tell a caller that the id exists.
+  if (it == sessions_.end() || it->second->tenant != tenant) {
     throw ServiceError(grpc::StatusCode::NOT_FOUND, "session '" + id + "' not found");
   }
   return it->second;
 }
 
-bool SessionManager::remove(const std::string& id) {
+bool SessionManager::remove(const std::string& id, const std::string& tenant) {
   std::lock_guard<std::mutex> lock(mutex_);
-  return sessions_.erase(id) > 0;
+  auto it = sessions_.find(id);
+  if (it == sessions_.end() || it->second->tenant != tenant) return false;
+  sessions_.erase(it);
+  return true;
 }
 
 std::vector<std::shared_ptr<Session>> SessionManager::all() const {
@@ -148,8 +171,14 @@ int64_t to_ns(Clock::time_point t) {
 }  // namespace
 
 SessionSnapshot SessionManager::snapshot_of(const Session& session) const {
+  if (!session.resident) {
+    // Its tensors are gone: a snapshot now would hold no state.
+    throw ServiceError(grpc::StatusCode::INTERNAL,
+                       "session " + session.id + " is evicted: reload it before its snapshot");
+  }
   SessionSnapshot snap;
   snap.id = session.id;
+  snap.tenant = session.tenant;
   snap.labels = session.labels;
   snap.created_at_ns = to_ns(session.created_at);
   snap.last_used_ns = session.last_used_ns.load();
@@ -168,20 +197,28 @@ SessionSnapshot SessionManager::snapshot_of(const Session& session) const {
   return snap;
 }
 
-std::shared_ptr<Session> SessionManager::restore(const SessionSnapshot& snap) {
+std::shared_ptr<Session> SessionManager::restore(const SessionSnapshot& snap,
+                                                 Residency residency) {
+  StateSlot slot(nullptr);  // none: registered as evicted
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (sessions_.count(snap.id)) {
       throw ServiceError(grpc::StatusCode::ALREADY_EXISTS, "session " + snap.id + " already exists");
     }
-    check_room();
+    check_room(snap.tenant);
+    if (residency == Residency::kIfRoom &&
+        (resident_locked() + 1) * state_bytes_ <= limits_.max_state_bytes) {
+      ++reserved_;
+      slot = StateSlot(this);
+    }
   }
+  if (residency == Residency::kResident) slot = reserve_state(nullptr);
   SessionState state = model_->new_session();
   state.restore(snap.state, snap.tokens, snap.segments);
   const Clock::time_point created(std::chrono::duration_cast<Clock::duration>(
       std::chrono::nanoseconds(snap.created_at_ns)));
   auto session =
-      std::make_shared<Session>(snap.id, Labels(snap.labels.begin(), snap.labels.end()),
+      std::make_shared<Session>(snap.id, snap.tenant, Labels(snap.labels.begin(), snap.labels.end()),
                                 std::move(state), tokenizer_, created);
   session->pending_ids = snap.pending_ids;
   session->encoder.restore_pending(snap.pending_text,
@@ -189,21 +226,31 @@ std::shared_ptr<Session> SessionManager::restore(const SessionSnapshot& snap) {
   session->utf8.restore({std::nullopt, snap.utf8_needed, snap.utf8_lower, snap.utf8_upper,
                          snap.utf8_offset});
   session->last_used_ns = snap.last_used_ns;
-  session->publish();
+  session->publish();  // the counts stay right after the tensors go
+  if (!slot.held()) {
+    release_state(session->state);  // its snapshot on disk is the state
+    session->resident = false;
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   if (sessions_.count(snap.id)) {
     throw ServiceError(grpc::StatusCode::ALREADY_EXISTS, "session " + snap.id + " already exists");
   }
-  check_room();
+  check_room(snap.tenant);
   sessions_[snap.id] = session;
+  if (session->resident) slot.take();
   return session;
 }
 
-SessionManager::Page SessionManager::list(int64_t page_size, const std::string& page_token) const {
+SessionManager::Page SessionManager::list(int64_t page_size, const std::string& page_token,
+                                          const std::string& tenant) const {
   std::lock_guard<std::mutex> lock(mutex_);
   Page page;
   auto it = page_token.empty() ? sessions_.begin() : sessions_.upper_bound(page_token);
-  for (; it != sessions_.end() && static_cast<int64_t>(page.sessions.size()) < page_size; ++it) {
+  auto next_of_tenant = [&] {
+    while (it != sessions_.end() && it->second->tenant != tenant) ++it;
+  };
+  for (next_of_tenant(); it != sessions_.end() && static_cast<int64_t>(page.sessions.size()) < page_size;
+       ++it, next_of_tenant()) {
     page.sessions.push_back(it->second);
   }
   if (it != sessions_.end() && !page.sessions.empty()) page.next_token = page.sessions.back()->id;

@@ -20,7 +20,20 @@ SessionPersistence::SessionPersistence(std::filesystem::path dir, std::string mo
     : store_(std::move(dir)), model_identity_(std::move(model_identity)) {}
 
 void SessionPersistence::write(const SessionManager& sessions, const Session& session) const {
+  // Evicted (between a call's tasks, by another's need for room): its state
+  // is not in memory, and its file, written at the eviction, is current.
+  if (!session.resident) return;
   store_.write(session.id, encode_snapshot(sessions.snapshot_of(session), model_identity_));
+}
+
+SessionSnapshot SessionPersistence::read(const std::string& session_id) const {
+  const auto path = store_.path_of(session_id);
+  SessionSnapshot snapshot = decode_snapshot(SnapshotStore::read(path), model_identity_);
+  if (snapshot.id != session_id) {
+    throw std::runtime_error(path.string() + " holds session " + snapshot.id +
+                             ", not the one its name says");
+  }
+  return snapshot;
 }
 
 void SessionPersistence::remove(const std::string& session_id) const { store_.remove(session_id); }
@@ -33,8 +46,9 @@ SessionPersistence::RestoreReport SessionPersistence::restore_all(SessionManager
       if (path.stem().string() != snapshot.id) {
         throw std::runtime_error("holds session " + snapshot.id + ", not the one its name says");
       }
-      sessions.restore(snapshot);
+      const auto session = sessions.restore(snapshot, SessionManager::Residency::kIfRoom);
       ++report.restored;
+      if (!session->resident) ++report.evicted;
     } catch (const std::exception& e) {
       report.skipped.push_back({path, e.what()});
     }
@@ -60,7 +74,7 @@ int SessionPersistence::write_all(SessionManager& sessions, Scheduler& scheduler
     const bool queued = scheduler.submit(session->queue, [this, &sessions, session, progress] {
       bool ok = false;
       try {
-        write(sessions, *session);
+        write(sessions, *session);  // an evicted one's file is current: not rewritten
         ok = true;
       } catch (const std::exception& e) {
         session_logger()->error("session {}: snapshot not written at shutdown: {}", session->id,

@@ -31,6 +31,7 @@ void fill_session_proto(const Session& session, const SessionManager& sessions,
   set_time(session.last_used(), out->mutable_last_used_at());
   for (const auto& [k, v] : session.labels) (*out->mutable_labels())[k] = v;
   out->set_pending_text_bytes(session.pending_text_bytes.load());
+  out->set_evicted(!session.resident.load());
 }
 
 }  // namespace infini::server

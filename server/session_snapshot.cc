@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <bit>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -23,11 +24,12 @@ constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8;  // magic, version, reserved, bod
 constexpr size_t kChecksumBytes = 8;
 constexpr size_t kFrameBytes = kHeaderBytes + kChecksumBytes;
 
-// Body field order (format version 1). Every variable-length field carries
+// Body field order (format version 2). Every variable-length field carries
 // its length first, so a reader can check the length against the bytes left
 // before it allocates anything.
 //   model identity   u32 length + bytes
 //   id               u32 length + bytes
+//   tenant           u32 length + bytes ("" or [A-Za-z0-9._-]); absent in version 1
 //   labels           u32 count, then per label key and value (u32 length + bytes each)
 //   created_at_ns, last_used_ns, tokens, segments    i64 each
 //   state            u64 count + that many f32
@@ -202,6 +204,7 @@ std::string encode_snapshot(const SessionSnapshot& s, const std::string& model_i
 
   put_string32(out, model_identity, "model identity");
   put_string32(out, s.id, "id");
+  put_string32(out, s.tenant, "tenant");
   put<uint32_t>(out, static_cast<uint32_t>(s.labels.size()));
   for (const auto& [key, value] : s.labels) {
     put_string32(out, key, "label key");
@@ -279,6 +282,16 @@ SessionSnapshot decode_snapshot(std::string_view bytes, const std::string& model
 
   SessionSnapshot s;
   s.id = std::string(in.string32("id"));
+  if (version >= 2) {
+    // The owner decides who may use the session: only a tenant name the
+    // token file could have given.
+    s.tenant = std::string(in.string32("tenant"));
+    for (const char c : s.tenant) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+        corrupt("field tenant holds a character outside A-Z a-z 0-9 . _ -");
+      }
+    }
+  }
   const uint32_t label_count = in.get<uint32_t>("labels");
   if (label_count > in.remaining() / 8) {  // each label takes at least two u32 lengths
     corrupt("field labels claims " + std::to_string(label_count) + " labels but only " +

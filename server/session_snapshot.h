@@ -3,7 +3,8 @@
 // a word boundary, the UTF-8 validator's open sequence, labels, times), tied
 // to the model that computed it and sealed with a checksum.
 //
-// Layout (little-endian), format version 1:
+// Layout (little-endian), format version 2 (version 1, without the tenant,
+// is still read: its sessions belong to tenant ""):
 //   "INFINISS"      8 bytes magic
 //   u32 version     kSnapshotVersion; a larger one is refused, never guessed at
 //   u32 reserved    0 (anything else is refused as corrupt)
@@ -25,10 +26,11 @@
 
 namespace infini::server {
 
-inline constexpr uint32_t kSnapshotVersion = 1;
+inline constexpr uint32_t kSnapshotVersion = 2;
 
 struct SessionSnapshot {
   std::string id;
+  std::string tenant;  // the owner; "" when auth is off (and in version 1)
   std::map<std::string, std::string> labels;
   int64_t created_at_ns = 0;  // since the Unix epoch
   int64_t last_used_ns = 0;

@@ -60,6 +60,15 @@ std::atomic<uint64_t> temp_counter{0};
 
 }  // namespace
 
+bool is_valid_snapshot_id(const std::string& id) {
+  try {
+    check_id(id);
+    return true;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
 SnapshotStore::SnapshotStore(std::filesystem::path dir) : dir_(std::move(dir)) {
   std::error_code ec;
   fs::create_directories(dir_, ec);

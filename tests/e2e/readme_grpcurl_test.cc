@@ -8,6 +8,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -26,6 +27,8 @@ struct Command {
   std::string verb;                // "list", "describe" or "call"
   std::string target;              // symbol to describe, or Service/Method
   std::vector<std::string> bodies;  // JSON messages (several for -d @)
+  std::string out_file;             // "> FILE": the responses, as grpcurl prints them
+  std::string in_file;              // "-d @ ... < FILE": the requests come from it
 };
 
 // The ```sh block under "### The API with grpcurl".
@@ -45,6 +48,9 @@ std::vector<Command> readme_commands() {
   static const std::regex describe_re(R"(^grpcurl -plaintext localhost:50051 describe (\S+)$)");
   static const std::regex call_re(R"(^grpcurl -plaintext -d '(.*)' localhost:50051 (\S+)$)");
   static const std::regex stream_re(R"(^grpcurl -plaintext -d @ localhost:50051 (\S+) <<EOF$)");
+  static const std::regex call_out_re(
+      R"(^grpcurl -plaintext -d '(.*)' localhost:50051 (\S+) > (\S+)$)");
+  static const std::regex file_in_re(R"(^grpcurl -plaintext -d @ localhost:50051 (\S+) < (\S+)$)");
   std::smatch m;
   while (std::getline(block, line)) {
     if (line.empty() || line[0] == '#') continue;
@@ -55,6 +61,15 @@ std::vector<Command> readme_commands() {
     } else if (std::regex_match(line, m, describe_re)) {
       c.verb = "describe";
       c.target = m[1];
+    } else if (std::regex_match(line, m, call_out_re)) {
+      c.verb = "call";
+      c.bodies = {m[1]};
+      c.target = m[2];
+      c.out_file = m[3];
+    } else if (std::regex_match(line, m, file_in_re)) {
+      c.verb = "call";
+      c.target = m[1];
+      c.in_file = m[2];
     } else if (std::regex_match(line, m, call_re)) {
       c.verb = "call";
       c.bodies = {m[1]};
@@ -165,12 +180,40 @@ class ReadmeGrpcurlTest : public ::testing::Test {
       EXPECT_TRUE(finished) << "no final message with a finish reason";
       return reader->Finish();
     }
+    if (method == "ExportSession") {
+      // grpcurl prints each SnapshotChunk as JSON (bytes in base64); kept
+      // under the file name the README redirects them to.
+      auto reader = stub->ExportSession(&context, parse<v1::ExportSessionRequest>(body, session_));
+      v1::SnapshotChunk chunk;
+      std::vector<std::string>& file = files_[c.out_file];
+      while (reader->Read(&chunk)) {
+        std::string json;
+        EXPECT_TRUE(google::protobuf::util::MessageToJsonString(chunk, &json).ok());
+        file.push_back(json);
+      }
+      EXPECT_FALSE(file.empty()) << "no snapshot chunk";
+      return reader->Finish();
+    }
+    if (method == "ImportSession") {
+      EXPECT_TRUE(files_.count(c.in_file)) << c.in_file << " was not written by an earlier example";
+      v1::Session response;
+      auto writer = stub->ImportSession(&context, &response);
+      for (const auto& json : files_[c.in_file]) {
+        EXPECT_TRUE(writer->Write(parse<v1::SnapshotChunk>(json, session_)));
+      }
+      writer->WritesDone();
+      auto status = writer->Finish();
+      EXPECT_EQ(response.id(), session_) << "the session comes back under its id";
+      EXPECT_GT(response.tokens(), 0);
+      return status;
+    }
     ADD_FAILURE() << "unknown method in README: " << c.target;
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, c.target);
   }
 
   std::unique_ptr<ServerProcess> server_;
   std::string session_;
+  std::map<std::string, std::vector<std::string>> files_;  // "> FILE" outputs
 };
 
 TEST_F(ReadmeGrpcurlTest, EveryExampleWorksAgainstTheServer) {
@@ -210,7 +253,8 @@ TEST_F(ReadmeGrpcurlTest, EveryExampleWorksAgainstTheServer) {
   }
   // Every RPC of the service has an example.
   for (const char* m : {"CreateSession", "GetSession", "ListSessions", "DeleteSession",
-                        "ForkSession", "Ingest", "Ask", "Summarize"}) {
+                        "ForkSession", "Ingest", "Ask", "Summarize", "ExportSession",
+                        "ImportSession"}) {
     EXPECT_TRUE(methods.count(std::string("infini.v1.LongContext/") + m)) << m;
   }
 }

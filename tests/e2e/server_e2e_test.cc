@@ -467,14 +467,21 @@ TEST_F(ServerE2EShared, ReflectionListsServicesAndDescribesLongContext) {
       found = true;
       std::map<std::string, const google::protobuf::MethodDescriptorProto*> methods;
       for (const auto& m : service.method()) methods[m.name()] = &m;
-      EXPECT_EQ(service.method_size(), 8);
+      EXPECT_EQ(service.method_size(), 10);
       for (const char* name : {"CreateSession", "GetSession", "ListSessions", "DeleteSession",
-                               "ForkSession", "Ingest", "Ask", "Summarize"}) {
+                               "ForkSession", "Ingest", "Ask", "Summarize", "ExportSession",
+                               "ImportSession"}) {
         EXPECT_TRUE(methods.count(name)) << name;
       }
       if (methods.count("Ingest")) EXPECT_TRUE(methods["Ingest"]->client_streaming());
       if (methods.count("Ask")) EXPECT_TRUE(methods["Ask"]->server_streaming());
       if (methods.count("Summarize")) EXPECT_TRUE(methods["Summarize"]->server_streaming());
+      if (methods.count("ExportSession")) {
+        EXPECT_TRUE(methods["ExportSession"]->server_streaming());
+      }
+      if (methods.count("ImportSession")) {
+        EXPECT_TRUE(methods["ImportSession"]->client_streaming());
+      }
     }
   }
   EXPECT_TRUE(found) << "no FileDescriptorProto names infini.v1.LongContext";

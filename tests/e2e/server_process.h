@@ -356,7 +356,7 @@ class ServerProcess {
 
   void wait_for_ports() {
     static const std::regex grpc_line(R"(listening on \S+ \(port (\d+)\))");
-    static const std::regex metrics_line(R"(metrics on http://\S+ \(port (\d+)\))");
+    static const std::regex metrics_line(R"(metrics on https?://\S+ \(port (\d+)\))");
     const auto end = std::chrono::steady_clock::now() + kStartTimeout;
     while (true) {
       const std::string text = log();

@@ -69,5 +69,80 @@ TEST(ServerConfigTest, HelpListsEveryFlagAndVariable) {
   }
 }
 
+TEST(ServerConfigTest, RequestLimitsHaveDefaultsFlagsAndBounds) {
+  auto c = parse({}).config;
+  EXPECT_EQ(c.max_streams, 1024);
+  EXPECT_EQ(c.max_chunks_per_second, 0) << "off by default";
+  EXPECT_EQ(c.max_sessions_per_tenant, 0) << "off by default";
+  c = parse({"--max-streams", "8", "--max-chunks-per-second=50"},
+            {{"INFINI_MAX_SESSIONS_PER_TENANT", "3"}, {"INFINI_MAX_STREAMS", "99"}})
+          .config;
+  EXPECT_EQ(c.max_streams, 8);
+  EXPECT_EQ(c.max_chunks_per_second, 50);
+  EXPECT_EQ(c.max_sessions_per_tenant, 3);
+  EXPECT_NE(error_of({"--max-streams", "0"}).find("--max-streams"), std::string::npos);
+  EXPECT_NE(error_of({"--max-chunks-per-second", "-1"}).find("--max-chunks-per-second"),
+            std::string::npos);
+  EXPECT_NE(error_of({}, {{"INFINI_MAX_SESSIONS_PER_TENANT", "x"}})
+                .find("INFINI_MAX_SESSIONS_PER_TENANT"),
+            std::string::npos);
+  const std::string usage = server_usage();
+  for (const char* s : {"--max-streams", "INFINI_MAX_STREAMS", "--max-chunks-per-second",
+                        "--max-sessions-per-tenant"}) {
+    EXPECT_NE(usage.find(s), std::string::npos) << s;
+  }
+}
+
+TEST(ServerConfigTest, AuthTokensFileFromFlagOrEnvironment) {
+  EXPECT_EQ(parse({}).config.auth_tokens_file, "") << "no authentication by default";
+  EXPECT_EQ(parse({"--auth-tokens", "/etc/infini/tokens"}).config.auth_tokens_file,
+            "/etc/infini/tokens");
+  EXPECT_EQ(parse({}, {{"INFINI_AUTH_TOKENS", "env-tokens"}}).config.auth_tokens_file,
+            "env-tokens");
+  EXPECT_NE(error_of({"--auth-tokens", ""}).find("--auth-tokens"), std::string::npos);
+  EXPECT_NE(error_of({}, {{"INFINI_AUTH_TOKENS", ""}}).find("INFINI_AUTH_TOKENS"),
+            std::string::npos);
+  const std::string usage = server_usage();
+  EXPECT_NE(usage.find("--auth-tokens (INFINI_AUTH_TOKENS)"), std::string::npos);
+  EXPECT_NE(usage.find("Bearer"), std::string::npos);
+}
+
+TEST(ServerConfigTest, TlsFilesComeInPairs) {
+  auto c = parse({"--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-client-ca", "ca.pem"}).config;
+  EXPECT_EQ(c.tls_cert_file, "c.pem");
+  EXPECT_EQ(c.tls_key_file, "k.pem");
+  EXPECT_EQ(c.tls_client_ca_file, "ca.pem");
+  EXPECT_TRUE(c.metrics_tls_cert_file.empty()) << "plaintext /metrics unless asked";
+  c = parse({}, {{"INFINI_METRICS_TLS_CERT", "m.pem"},
+                 {"INFINI_METRICS_TLS_KEY", "mk.pem"},
+                 {"INFINI_TLS_CERT", "c.pem"},
+                 {"INFINI_TLS_KEY", "k.pem"}})
+          .config;
+  EXPECT_EQ(c.metrics_tls_cert_file, "m.pem");
+  EXPECT_EQ(c.metrics_tls_key_file, "mk.pem");
+  EXPECT_EQ(c.tls_cert_file, "c.pem");
+  EXPECT_TRUE(parse({}).config.tls_cert_file.empty()) << "plaintext gRPC by default";
+
+  EXPECT_EQ(error_of({"--tls-cert", "c.pem"}),
+            "--tls-cert needs --tls-key (or INFINI_TLS_KEY) too");
+  EXPECT_EQ(error_of({}, {{"INFINI_TLS_KEY", "k.pem"}}),
+            "INFINI_TLS_KEY needs --tls-cert (or INFINI_TLS_CERT) too");
+  EXPECT_NE(error_of({"--tls-client-ca", "ca.pem"}).find("--tls-client-ca needs --tls-cert"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--metrics-tls-cert", "m.pem"}).find("needs --metrics-tls-key"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--metrics-tls-key", "m.pem"}).find("needs --metrics-tls-cert"),
+            std::string::npos);
+  EXPECT_NE(error_of({"--metrics-listen", "", "--metrics-tls-cert", "m", "--metrics-tls-key", "k"})
+                .find("/metrics is off"),
+            std::string::npos);
+  const std::string usage = server_usage();
+  for (const char* s : {"--tls-cert", "INFINI_TLS_CERT", "--tls-key", "INFINI_TLS_KEY",
+                        "--tls-client-ca", "INFINI_TLS_CLIENT_CA", "--metrics-tls-cert",
+                        "INFINI_METRICS_TLS_CERT", "--metrics-tls-key", "INFINI_METRICS_TLS_KEY"}) {
+    EXPECT_NE(usage.find(s), std::string::npos) << s;
+  }
+}
+
 }  // namespace
 }  // namespace infini::server

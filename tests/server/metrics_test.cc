@@ -117,6 +117,14 @@ TEST(ServerMetricsTest, ExposesTheContractFamilies) {
                        "infini_queue_capacity gauge",
                        "infini_sessions_limit gauge",
                        "infini_state_bytes_limit gauge",
+                       "infini_limit_hits_total counter",
+                       "infini_auth_failures_total counter",
+                       "infini_streams_open gauge",
+                       "infini_streams_limit gauge",
+                       "infini_sessions_evicted gauge",
+                       "infini_session_evictions_total counter",
+                       "infini_session_reloads_total counter",
+                       "infini_session_reload_duration_seconds histogram",
                        "process_cpu_seconds_total counter",
                        "process_open_fds gauge",
                        "process_max_fds gauge",
@@ -256,6 +264,13 @@ TEST(ServerMetricsTest, SessionTotalsAreReadAtRenderTime) {
   samples = parse_samples(metrics.render());
   EXPECT_EQ(samples["infini_sessions_active"], 0);
   EXPECT_EQ(samples["infini_compression_ratio"], 0);  // no state: 0, not NaN
+
+  // Evicted sessions hold their state on disk: the ratio is over every
+  // session's state (4 sessions of 1024 bytes, 1 in memory), not only the
+  // resident ones, so eviction does not make it look higher.
+  totals = {4, 1024, 409600, 3};
+  samples = parse_samples(metrics.render());
+  EXPECT_EQ(samples["infini_compression_ratio"], 100);
 
   totals = {1, 10, 25};
   metrics.render();

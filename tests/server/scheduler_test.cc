@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -99,6 +100,43 @@ TEST(SchedulerTest, DestructorFinishesQueuedWork) {
     }
   }
   EXPECT_EQ(done.load(), 20);
+}
+
+// Eviction runs a task on an idle session's queue from another thread:
+// inline, in order with the queue's own tasks, never on a busy queue.
+TEST(SchedulerTest, RunIfIdleRunsInlineOnlyOnAnIdleQueue) {
+  Scheduler scheduler(2, 2, 100);
+  auto queue = std::make_shared<SerialQueue>();
+  std::atomic<bool> inline_done{false};
+  std::atomic<bool> later_saw_inline_done{false};
+  std::promise<void> later_ran;
+  std::thread::id ran_on;
+  EXPECT_TRUE(scheduler.run_if_idle(queue, [&] {
+    ran_on = std::this_thread::get_id();
+    // Submitted while the inline task runs: waits behind it.
+    ASSERT_TRUE(scheduler.submit(queue, [&] {
+      later_saw_inline_done = inline_done.load();
+      later_ran.set_value();
+    }));
+    std::this_thread::sleep_for(20ms);  // room for a wrong scheduler to start it early
+    inline_done = true;
+  }));
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  later_ran.get_future().wait();
+  EXPECT_TRUE(later_saw_inline_done);
+
+  // A queue with a task running is not idle: nothing runs inline.
+  std::promise<void> started, release;
+  auto release_future = release.get_future().share();
+  ASSERT_TRUE(scheduler.submit(queue, [&, release_future] {
+    started.set_value();
+    release_future.wait();
+  }));
+  started.get_future().wait();
+  bool ran = false;
+  EXPECT_FALSE(scheduler.run_if_idle(queue, [&] { ran = true; }));
+  EXPECT_FALSE(ran);
+  release.set_value();
 }
 
 }  // namespace

@@ -49,6 +49,7 @@ const std::string kModel = "fnv1a64:0123456789abcdef";
 SessionSnapshot full_snapshot(size_t floats = 37) {
   SessionSnapshot s;
   s.id = "0123456789abcdef0123456789abcdef";
+  s.tenant = "acme-prod.eu_1";
   s.labels = {{"tenant", "acme"},
               {std::string("odd\0key", 7), std::string("\xff\xfe\n\0 value", 10)},
               {"", "empty key"},
@@ -80,6 +81,7 @@ SessionSnapshot full_snapshot(size_t floats = 37) {
 
 void expect_equal(const SessionSnapshot& a, const SessionSnapshot& b) {
   EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.tenant, b.tenant);
   EXPECT_EQ(a.labels, b.labels);
   EXPECT_EQ(a.created_at_ns, b.created_at_ns);
   EXPECT_EQ(a.last_used_ns, b.last_used_ns);
@@ -115,6 +117,12 @@ void patch(std::string& bytes, size_t at, T value) {
   std::memcpy(bytes.data() + at, &value, sizeof(T));
 }
 
+uint32_t load_u32(const std::string& bytes, size_t at) {
+  uint32_t value = 0;
+  std::memcpy(&value, bytes.data() + at, sizeof value);
+  return value;
+}
+
 // Recomputes the checksum so that only the patched field is wrong.
 void reseal(std::string& bytes) {
   const size_t sealed = bytes.size() - 8;
@@ -128,7 +136,8 @@ struct Offsets {
   explicit Offsets(const SessionSnapshot& s, const std::string& model = kModel) {
     identity = 24;
     id = identity + 4 + model.size();
-    labels = id + 4 + s.id.size();
+    tenant = id + 4 + s.id.size();
+    labels = tenant + 4 + s.tenant.size();
     size_t at = labels + 4;
     first_label_key = at;
     for (const auto& [k, v] : s.labels) at += 8 + k.size() + v.size();
@@ -143,7 +152,7 @@ struct Offsets {
     utf8_offset = utf8_needed + 12;
     end = utf8_offset + 8;
   }
-  size_t identity, id, labels, first_label_key, created_at, tokens, segments, state, pending_ids,
+  size_t identity, id, tenant, labels, first_label_key, created_at, tokens, segments, state, pending_ids,
       pending_text, pending_start, utf8_needed, utf8_offset, end;
 };
 
@@ -214,7 +223,7 @@ TEST(SessionSnapshotTest, WrongMagicIsNotASnapshot) {
 }
 
 TEST(SessionSnapshotTest, FutureVersionIsRefusedWithAnUpgradeHint) {
-  for (uint32_t version : {2u, 0xffffffffu}) {
+  for (uint32_t version : {kSnapshotVersion + 1, 0xffffffffu}) {
     std::string bytes = encode_snapshot(full_snapshot(), kModel);
     patch<uint32_t>(bytes, 8, version);
     reseal(bytes);
@@ -247,6 +256,7 @@ TEST(SessionSnapshotTest, ChecksumMismatchIsCorrupt) {
 TEST(SessionSnapshotTest, EverySingleBitFlipIsAnError) {
   SessionSnapshot s = full_snapshot(8);
   s.labels = {{"k", std::string("\x01\x80", 2)}};
+  s.tenant = "t";
   const std::string bytes = encode_snapshot(s, kModel);
   ASSERT_GT(bytes.size(), 150u);
   ASSERT_LT(bytes.size(), 260u);
@@ -296,6 +306,7 @@ TEST(SessionSnapshotTest, HostileLengthsAreCorruptAndAllocateNothing) {
   const uint64_t huge = uint64_t{1} << 40;
   const Case cases[] = {
       {at.id, 4, 0xffffffffu, "id"},
+      {at.tenant, 4, 0xffffffffu, "tenant"},
       {at.labels, 4, 0xffffffffu, "labels"},
       {at.first_label_key, 4, 0x7fffffffu, "label key"},
       {at.state, 8, huge, "state"},
@@ -374,6 +385,7 @@ TEST(SessionSnapshotTest, ReadsASnapshotWrittenFromTheLayoutAlone) {
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const SessionSnapshot s = decode_snapshot(bytes, "fnv1a64:0123456789abcdef");
   EXPECT_EQ(s.id, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(s.tenant, "team-a.prod_1");
   EXPECT_EQ(s.labels, (std::map<std::string, std::string>{{"k", ""}, {"team", "search"}}));
   EXPECT_EQ(s.created_at_ns, 1700000000000000000);
   EXPECT_EQ(s.last_used_ns, 1700000000500000000);
@@ -387,6 +399,48 @@ TEST(SessionSnapshotTest, ReadsASnapshotWrittenFromTheLayoutAlone) {
   EXPECT_EQ(s.utf8_needed, 1u);
   EXPECT_EQ(s.utf8_offset, 4242);
   EXPECT_EQ(encode_snapshot(s, "fnv1a64:0123456789abcdef"), bytes);
+}
+
+// Version 1 (before tenants) is still read, as a session of tenant "".
+TEST(SessionSnapshotTest, ReadsVersion1AsTenantEmpty) {
+  const std::filesystem::path seed = std::filesystem::path(INFINI_SOURCE_DIR) /
+                                     "tests/fuzz/corpus/session_snapshot/version1_without_tenant";
+  std::ifstream in(seed, std::ios::binary);
+  ASSERT_TRUE(in) << seed;
+  const std::string seed_bytes((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+  ASSERT_EQ(seed_bytes.substr(8, 1), std::string(1, '\1'));
+  const SessionSnapshot from_seed = decode_snapshot(seed_bytes, "fnv1a64:0123456789abcdef");
+  EXPECT_EQ(from_seed.tenant, "");
+  EXPECT_EQ(from_seed.labels.at("team"), "search");
+  EXPECT_EQ(from_seed.tokens, 128);
+  EXPECT_EQ(from_seed.pending_text, "wo");
+
+  // This writer's version 2 bytes turned into version 1: the tenant field
+  // cut out, the header's version and size set back, resealed.
+  SessionSnapshot s = full_snapshot();
+  s.tenant = "";
+  std::string bytes = encode_snapshot(s, kModel);
+  const Offsets at(s);
+  bytes.erase(at.tenant, 4);
+  patch<uint32_t>(bytes, 8, 1);
+  patch<uint64_t>(bytes, 16, bytes.size() - 32);
+  reseal(bytes);
+  expect_equal(decode_snapshot(bytes, kModel), s);
+  // ...and written again, it is version 2.
+  EXPECT_EQ(load_u32(encode_snapshot(s, kModel), 8), 2u);
+}
+
+TEST(SessionSnapshotTest, TenantOutsideTheTokenFileCharsetIsCorrupt) {
+  SessionSnapshot s = full_snapshot();
+  s.tenant = "abc";
+  std::string bytes = encode_snapshot(s, kModel);
+  bytes[Offsets(s).tenant + 4 + 1] = '/';
+  reseal(bytes);
+  const auto e = error_of(bytes);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind(), Kind::kCorrupt);
+  EXPECT_NE(std::string(e->what()).find("tenant"), std::string::npos) << e->what();
 }
 
 TEST(SessionSnapshotTest, Fnv1a64KnownValues) {

@@ -1,0 +1,231 @@
+#include "server/session_transfer.h"
+
+#include <algorithm>
+
+#include "server/authenticator.h"
+#include "server/limit.h"
+#include "server/session_proto.h"
+#include "server/session_snapshot.h"
+#include "server/snapshot_store.h"
+#include "server/status.h"
+
+namespace infini::server {
+namespace {
+
+constexpr int64_t kMetadataAllowanceBytes = int64_t{1} << 20;
+
+// Damaged or foreign bytes are the caller's to fix (INVALID_ARGUMENT); a
+// sound snapshot this server cannot use is a matter of which server gets it
+// (FAILED_PRECONDITION).
+ServiceError import_error(const SnapshotError& e) {
+  using Kind = SnapshotError::Kind;
+  const bool sound = e.kind() == Kind::kOtherModel || e.kind() == Kind::kFutureVersion;
+  return ServiceError(
+      sound ? grpc::StatusCode::FAILED_PRECONDITION : grpc::StatusCode::INVALID_ARGUMENT,
+      std::string("snapshot not imported: ") + e.what());
+}
+
+}  // namespace
+
+int64_t max_snapshot_bytes(const SessionManager& sessions) {
+  const int64_t segment = sessions.model().config().segment_size;
+  return sessions.state_bytes_per_session() + segment * int64_t{sizeof(int32_t)} +
+         2 * static_cast<int64_t>(StreamingEncoder::kMaxPendingBytes) + kMetadataAllowanceBytes;
+}
+
+// ---- ExportSession --------------------------------------------------------
+
+ExportReactor::ExportReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
+                             const std::string& session_id)
+    : context_(context), call_(context, "ExportSession") {
+  try {
+    const std::string tenant = caller_tenant(context_.authenticator, ctx);
+    if (session_id.empty()) {
+      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, "session_id is empty");
+    }
+    call_.set_session(session_id);
+    if (context_.streams != nullptr) slot_ = context_.streams->acquire();
+    session_ = context_.sessions->get(session_id, tenant);
+    ++session_->users;  // not evicted while its bytes are taken (see OnDone)
+    const bool queued = context_.scheduler->submit(session_->queue, [this] { take_snapshot(); });
+    context_.metrics->set_queue_depth(context_.scheduler->queued());
+    if (!queued) {
+      throw LimitExceeded(Limit::kQueue,
+                         "the engine queue is full; retry later");
+    }
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+  }
+}
+
+void ExportReactor::take_snapshot() {
+  try {
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled by the client"));
+      return;
+    }
+    context_.sessions->ensure_resident(*session_);
+    bytes_ =
+        encode_snapshot(context_.sessions->snapshot_of(*session_), context_.model_identity->get());
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+    return;
+  }
+  write_next();
+}
+
+void ExportReactor::write_next() {
+  if (sent_ == bytes_.size()) {
+    finish(grpc::Status::OK);
+    return;
+  }
+  const size_t n = std::min(kSnapshotChunkBytes, bytes_.size() - sent_);
+  chunk_.set_data(bytes_.data() + sent_, n);
+  sent_ += n;
+  StartWrite(&chunk_);
+}
+
+void ExportReactor::OnWriteDone(bool ok) {
+  if (!ok) {
+    finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away during the export"));
+    return;
+  }
+  write_next();
+}
+
+void ExportReactor::OnCancel() { cancelled_ = true; }
+
+void ExportReactor::OnDone() {
+  if (session_ != nullptr) --session_->users;
+  delete this;
+}
+
+void ExportReactor::finish(const grpc::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  call_.done(status);
+  Finish(status);
+}
+
+// ---- ImportSession --------------------------------------------------------
+
+ImportReactor::ImportReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
+                             v1::Session* response)
+    : context_(context),
+      response_(response),
+      call_(context, "ImportSession"),
+      limit_bytes_(max_snapshot_bytes(*context.sessions)) {
+  try {
+    tenant_ = caller_tenant(context_.authenticator, ctx);
+    if (context_.streams != nullptr) slot_ = context_.streams->acquire();
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+    return;
+  }
+  StartRead(&chunk_);
+}
+
+void ImportReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    // The client closed its side (or the call was cancelled).
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "import cancelled by the client"));
+    } else if (bytes_.empty()) {
+      finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "empty ImportSession stream: no snapshot bytes were sent"));
+    } else if (!context_.scheduler->submit(queue_, [this] { restore(); })) {
+      context_.metrics->record_limit_hit(Limit::kQueue);
+      finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "the engine queue is full; nothing was imported, retry later"));
+    }
+    return;
+  }
+  const size_t n = chunk_.data().size();
+  if (n > kSnapshotChunkBytes) {
+    finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "chunk " + std::to_string(chunks_) + " holds " + std::to_string(n) +
+                            " bytes; ImportSession takes chunks of at most " +
+                            std::to_string(kSnapshotChunkBytes)));
+    return;
+  }
+  if (static_cast<int64_t>(bytes_.size() + n) > limit_bytes_) {
+    finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "snapshot not imported: more than " + std::to_string(limit_bytes_) +
+                            " bytes, the largest snapshot this server's model can produce"));
+    return;
+  }
+  bytes_.append(chunk_.data());
+  ++chunks_;
+  StartRead(&chunk_);
+}
+
+void ImportReactor::restore() {
+  try {
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "import cancelled by the client"));
+      return;
+    }
+    SessionSnapshot snapshot;
+    try {
+      snapshot = decode_snapshot(bytes_, context_.model_identity->get());
+    } catch (const SnapshotError& e) {
+      throw import_error(e);
+    }
+    if (!is_valid_snapshot_id(snapshot.id)) {
+      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                         "snapshot not imported: its session id is not 1..128 characters of "
+                         "[A-Za-z0-9_-]");
+    }
+    bytes_.clear();
+    bytes_.shrink_to_fit();
+    snapshot.tenant = tenant_;  // the importer owns what it imports
+    call_.set_session(snapshot.id);
+    std::shared_ptr<Session> session = context_.sessions->restore(snapshot);
+    if (context_.persistence == nullptr) {
+      fill_session_proto(*session, *context_.sessions, context_.model_name, response_);
+      finish(grpc::Status::OK);
+      return;
+    }
+    // Durable before it is reported: written on its own queue, where no call
+    // can change it meanwhile.
+    const bool queued = context_.scheduler->submit(session->queue, [this, session] {
+      try {
+        context_.persistence->write(*context_.sessions, *session);
+      } catch (const std::exception& e) {
+        context_.sessions->remove(session->id, tenant_);
+        finish(grpc::Status(
+            grpc::StatusCode::INTERNAL,
+            std::string("session not imported: its snapshot cannot be written: ") + e.what()));
+        return;
+      }
+      fill_session_proto(*session, *context_.sessions, context_.model_name, response_);
+      finish(grpc::Status::OK);
+    });
+    if (!queued) {
+      context_.sessions->remove(session->id, tenant_);
+      throw LimitExceeded(Limit::kQueue,
+                         "the engine queue is full; nothing was imported, retry later");
+    }
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+  }
+}
+
+void ImportReactor::OnCancel() { cancelled_ = true; }
+
+void ImportReactor::OnDone() { delete this; }
+
+void ImportReactor::finish(const grpc::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  call_.done(status);
+  Finish(status);
+}
+
+}  // namespace infini::server
