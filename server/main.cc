@@ -95,6 +95,12 @@ int serve(const infini::server::ServerConfig& config) {
                           {config.max_sessions, config.max_state_bytes,
                            config.max_sessions_per_tenant},
                           prompt.document_prefix);
+  if (sessions.state_bytes_per_session() > config.max_state_bytes) {
+    throw std::runtime_error(
+        "--max-state-bytes " + std::to_string(config.max_state_bytes) +
+        " is smaller than one session's state for this model (" +
+        std::to_string(sessions.state_bytes_per_session()) + " bytes): no session could exist");
+  }
   // Hashed at start when snapshots are on, else on the first Export/Import.
   const LazyModelIdentity identity(config.model_dir);
   // Before the scheduler, so that it outlives every task that writes a snapshot.
@@ -159,7 +165,8 @@ int serve(const infini::server::ServerConfig& config) {
               "reloaded on SIGHUP or when the file changes); health and reflection stay open",
               tokens->size(), tokens->path().string());
   } else {
-    log->info("auth: off (no --auth-tokens): every caller may use every session");
+    log->info("auth: off (no --auth-tokens): every caller is the anonymous tenant and may "
+              "use its sessions");
   }
   context.model_identity = &identity;
   LongContextService service(context);

@@ -262,7 +262,8 @@ std::vector<std::string> SessionManager::expire_idle(std::chrono::seconds idle) 
   std::vector<std::string> expired;
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto it = sessions_.begin(); it != sessions_.end();) {
-    if (it->second->last_used() < cutoff) {
+    // A session with a stream open on it (a quiet Ingest) is in use.
+    if (it->second->last_used() < cutoff && it->second->users == 0) {
       expired.push_back(it->first);
       it = sessions_.erase(it);
     } else {

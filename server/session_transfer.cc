@@ -112,6 +112,36 @@ void ExportReactor::finish(const grpc::Status& status) {
 
 // ---- ImportSession --------------------------------------------------------
 
+// What a snapshot carries beyond the state is checked against this model
+// too: the checksum proves the bytes are whole, not that their writer was
+// this server, and a session holding ids outside the vocabulary would fail
+// every later call rather than this one.
+void ImportReactor::check_pending(const SessionSnapshot& snapshot) const {
+  const ModelConfig& config = context_.model->config();
+  if (static_cast<int64_t>(snapshot.pending_ids.size()) >= config.segment_size) {
+    throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                       "snapshot not imported: " + std::to_string(snapshot.pending_ids.size()) +
+                           " pending token ids, a segment holds " +
+                           std::to_string(config.segment_size));
+  }
+  for (size_t i = 0; i < snapshot.pending_ids.size(); ++i) {
+    const int32_t id = snapshot.pending_ids[i];
+    if (id < 0 || id >= config.vocab_size) {
+      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                         "snapshot not imported: pending token id " + std::to_string(i) + " = " +
+                             std::to_string(id) + " is outside the vocabulary [0, " +
+                             std::to_string(config.vocab_size) + ")");
+    }
+  }
+  // The bound max_snapshot_bytes allows for, as for any session's snapshot.
+  if (snapshot.pending_text.size() > 2 * StreamingEncoder::kMaxPendingBytes) {
+    throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                       "snapshot not imported: " + std::to_string(snapshot.pending_text.size()) +
+                           " bytes of pending text, more than a session ever holds (" +
+                           std::to_string(2 * StreamingEncoder::kMaxPendingBytes) + ")");
+  }
+}
+
 ImportReactor::ImportReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
                              v1::Session* response)
     : context_(context),
@@ -179,11 +209,15 @@ void ImportReactor::restore() {
                          "snapshot not imported: its session id is not 1..128 characters of "
                          "[A-Za-z0-9_-]");
     }
+    check_pending(snapshot);
     bytes_.clear();
     bytes_.shrink_to_fit();
     snapshot.tenant = tenant_;  // the importer owns what it imports
     call_.set_session(snapshot.id);
     std::shared_ptr<Session> session = context_.sessions->restore(snapshot);
+    // Imported now: idle expiry and eviction count from here, not from its
+    // last use on the server it came from.
+    session->touch();
     if (context_.persistence == nullptr) {
       fill_session_proto(*session, *context_.sessions, context_.model_name, response_);
       finish(grpc::Status::OK);
@@ -196,6 +230,8 @@ void ImportReactor::restore() {
         context_.persistence->write(*context_.sessions, *session);
       } catch (const std::exception& e) {
         context_.sessions->remove(session->id, tenant_);
+        // The write may have failed after its rename (the folder's fsync).
+        context_.persistence->remove(session->id);
         finish(grpc::Status(
             grpc::StatusCode::INTERNAL,
             std::string("session not imported: its snapshot cannot be written: ") + e.what()));
@@ -206,6 +242,7 @@ void ImportReactor::restore() {
     });
     if (!queued) {
       context_.sessions->remove(session->id, tenant_);
+      context_.persistence->remove(session->id);  // an eviction may have written it
       throw LimitExceeded(Limit::kQueue,
                          "the engine queue is full; nothing was imported, retry later");
     }

@@ -71,6 +71,7 @@ class ImportReactor final : public grpc::ServerReadReactor<v1::SnapshotChunk> {
 
  private:
   void restore();  // worker thread
+  void check_pending(const SessionSnapshot& snapshot) const;
   void finish(const grpc::Status& status);
 
   const ServiceContext& context_;

@@ -130,7 +130,8 @@ std::vector<TokenEntry> parse_token_file(std::string_view text, const std::strin
     TokenEntry entry;
     entry.line = line_number;
     if (!valid_tenant(fields[0])) {
-      fail("tenant '" + std::string(fields[0]) + "' may use only A-Z a-z 0-9 . _ -");
+      // Not quoted: with the columns swapped, this field is the token.
+      fail("the first field (the tenant) may use only A-Z a-z 0-9 . _ -");
     }
     entry.tenant = std::string(fields[0]);
     const std::string_view token = fields[1];

@@ -169,6 +169,14 @@ TEST_F(SessionTransferTest, BadSnapshotsAreRefusedWithTheReason) {
   std::memcpy(future.data() + 8, &version, sizeof version);
   expect("future version", reseal(future), grpc::StatusCode::FAILED_PRECONDITION,
          "newer than this server's version");
+  // Whole and sealed, but holding what this model's sessions never hold.
+  server::SessionSnapshot odd = decoded;
+  odd.pending_ids = {1, 2, 1 << 20};
+  expect("pending id outside the vocabulary", server::encode_snapshot(odd, identity),
+         grpc::StatusCode::INVALID_ARGUMENT, "pending token id 2 = 1048576 is outside");
+  odd.pending_ids.assign(64, 1);  // the test model's segment: 64 tokens
+  expect("a whole segment pending", server::encode_snapshot(odd, identity),
+         grpc::StatusCode::INVALID_ARGUMENT, "64 pending token ids, a segment holds 64");
   decoded.id = "../../etc/passwd";
   expect("hostile id", server::encode_snapshot(decoded, identity),
          grpc::StatusCode::INVALID_ARGUMENT, "session id");

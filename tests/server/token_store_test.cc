@@ -94,7 +94,7 @@ TEST(TokenFileTest, ErrorsNameFileAndLineAndNeverTheToken) {
        "tokens.txt:2: the third field must be expires="},
       {"alice\n", "tokens.txt:1: expected '<tenant> <token> [expires=<time>]', found 1 field"},
       {"alice " + secret + " expires=2027-01-01T00:00:00Z more\n", "tokens.txt:1: expected"},
-      {"al/ice " + secret + "\n", "tokens.txt:1: tenant 'al/ice' may use only A-Z a-z 0-9 . _ -"},
+      {"al/ice " + secret + "\n", "tokens.txt:1: the first field (the tenant) may use only A-Z a-z 0-9 . _ -"},
       {"alice short-token\n", "tokens.txt:1: the token is 11 characters; at least 16"},
       {"alice sha256:abcd\n", "tokens.txt:1: sha256: must be followed by exactly 64 hex digits"},
       {"alice sha256:" + std::string(63, 'a') + "g\n", "sha256: must be followed by exactly 64"},
