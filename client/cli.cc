@@ -106,7 +106,8 @@ into any server running the same model with `infini-client import FILE`.
 constexpr const char* kImportUsage = R"(usage: infini-client import FILE|- [--json]
 
 Recreates a session from a snapshot written by `infini-client export` (or
-read from stdin with -) and prints its id, which is the exported session's.
+read from stdin with -) and prints its new id (an import never reuses the
+exported session's id).
 The server must run the same model; the session belongs to the caller.
 
   --json             print the whole session as JSON)";

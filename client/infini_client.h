@@ -149,11 +149,11 @@ class InfiniClient {
   v1::Session fork_session(const std::string& session_id, const Labels& labels = {});
 
   // A session's snapshot (see ExportSession): opaque bytes that
-  // import_session() turns back into the same session on any server running
-  // the same model.
+  // import_session() turns into a session that answers as this one, on any
+  // server running the same model.
   std::string export_session(const std::string& session_id);
-  // Sends `snapshot` in chunks of kSnapshotChunkBytes; the session keeps its
-  // id and belongs to this client's tenant.
+  // Sends `snapshot` in chunks of kSnapshotChunkBytes; the session gets a new
+  // id (in the returned Session) and belongs to this client's tenant.
   v1::Session import_session(std::string_view snapshot);
 
   // Streams the rest of `document` into a session (see IngestOptions) and

@@ -213,6 +213,9 @@ void ImportReactor::restore() {
     bytes_.clear();
     bytes_.shrink_to_fit();
     snapshot.tenant = tenant_;  // the importer owns what it imports
+    // A new id: keeping the snapshot's would answer ALREADY_EXISTS when any
+    // tenant holds it, telling the caller that the id exists.
+    snapshot.id = new_session_id();
     call_.set_session(snapshot.id);
     std::shared_ptr<Session> session = context_.sessions->restore(snapshot);
     // Imported now: idle expiry and eviction count from here, not from its
