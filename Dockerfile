@@ -8,22 +8,42 @@
 # binaries, the shared libraries they load, the demo model and a non-root user.
 #
 # --build-arg BACKEND:
-#   cpu  (default) the CPU engine on debian:bookworm-slim.
-#   cuda reserved for the CUDA backend (issue #7), which is not built yet.
-#        Today it adds NVIDIA's CUDA 12.6 runtime libraries (cudart, cuBLAS)
-#        from NVIDIA's Debian 12 repository to the same image with the same
-#        CPU binaries; the server refuses `--backend cuda` until #7 lands.
-#        The base stays Debian 12 rather than nvidia/cuda:*-ubuntu because the
+#   cpu  (default) the CPU engine on debian:bookworm-slim, built with
+#        INFINI_CUDA=OFF.
+#   cuda the same binaries built with the CUDA backend (issue #7;
+#        `infini-server --backend cuda`): the build stage adds NVIDIA's
+#        nvcc, cudart and cuBLAS for Debian 12 (CUDA_VERSION, default 13-0,
+#        the toolkit the project is developed with), the runtime stage their
+#        runtime libraries. Run it with `docker run --gpus all`. The base
+#        stays Debian 12 rather than nvidia/cuda:*-ubuntu because the
 #        binaries link Debian 12's gRPC 1.51, spdlog 1.10 and oneDNN 2, whose
-#        sonames Ubuntu's images do not carry.
+#        sonames Ubuntu's images do not carry. Not built on the development
+#        machines (no Docker engine there): see README "CUDA backend".
 ARG BACKEND=cpu
-ARG CUDA_VERSION=12-6
+ARG CUDA_VERSION=13-0
 
 # ---- build ------------------------------------------------------------------
 FROM debian:bookworm AS build
+ARG BACKEND
+ARG CUDA_VERSION
 WORKDIR /src
 COPY scripts/install-deps scripts/install-deps
 RUN scripts/install-deps --build && rm -rf /var/lib/apt/lists/*
+# BACKEND=cuda: NVIDIA's compiler and libraries for Debian 12.
+RUN case "$BACKEND" in \
+      cpu) ;; \
+      cuda) apt-get update -qq \
+         && apt-get install -y -qq --no-install-recommends ca-certificates curl \
+         && curl -fsSLo /tmp/cuda-keyring.deb \
+              https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb \
+         && dpkg -i /tmp/cuda-keyring.deb && rm /tmp/cuda-keyring.deb \
+         && apt-get update -qq \
+         && apt-get install -y -qq --no-install-recommends \
+              cuda-nvcc-${CUDA_VERSION} cuda-cudart-dev-${CUDA_VERSION} libcublas-dev-${CUDA_VERSION} \
+         && ln -sfn "/usr/local/cuda-$(echo "$CUDA_VERSION" | tr - .)" /usr/local/cuda \
+         && rm -rf /var/lib/apt/lists/* ;; \
+      *) echo "BACKEND must be cpu or cuda, not '$BACKEND'" >&2; exit 1 ;; \
+    esac
 # Only what the binaries are built from, so that editing docs, tests or
 # deploy/ does not invalidate the compile layer.
 COPY CMakeLists.txt ./
@@ -34,9 +54,10 @@ COPY server server
 COPY client client
 COPY tools tools
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DINFINI_BUILD_TESTS=OFF \
+      -DINFINI_CUDA="$(echo "$BACKEND" | sed 's/^cuda$/ON/; s/^cpu$/OFF/; s/^$/OFF/')" \
  && cmake --build build -j"$(nproc)" --target infini-server infini-client infini \
  && strip build/bin/infini-server build/bin/infini-client build/bin/infini \
- && strip --strip-unneeded build/lib/infini/libinfini-civetweb-*.so
+ && strip --strip-unneeded build/lib/infini/*.so
 
 # ---- runtime -----------------------------------------------------------------
 FROM debian:bookworm-slim AS runtime
@@ -56,7 +77,7 @@ RUN apt-get update -qq \
       --shell /usr/sbin/nologin infini \
  && mkdir -p /var/lib/infini/snapshots \
  && chown 10001:10001 /var/lib/infini/snapshots
-# BACKEND=cuda (reserved for #7): NVIDIA's CUDA runtime and cuBLAS for Debian 12.
+# BACKEND=cuda: NVIDIA's CUDA runtime and cuBLAS for Debian 12.
 RUN case "$BACKEND" in \
       cpu) ;; \
       cuda) apt-get update -qq \
@@ -73,10 +94,11 @@ RUN case "$BACKEND" in \
     esac
 COPY --from=build /src/build/bin/infini-server /src/build/bin/infini-client \
      /src/build/bin/infini /usr/local/bin/
-# What lets civetweb serve /metrics over https with OpenSSL 3 (--metrics-tls-cert;
-# see server/civetweb_openssl.h): found from the server at ../lib/infini.
-COPY --from=build /src/build/lib/infini/libinfini-civetweb-ssl.so \
-     /src/build/lib/infini/libinfini-civetweb-crypto.so /usr/local/lib/infini/
+# lib/infini, found from the binaries at ../lib/infini: what lets civetweb
+# serve /metrics over https with OpenSSL 3 (--metrics-tls-cert; see
+# server/civetweb_openssl.h) and, with BACKEND=cuda, the CUDA backend plugin
+# libinfini-cuda.so (engine/cuda_plugin.h).
+COPY --from=build /src/build/lib/infini/ /usr/local/lib/infini/
 COPY models/demo /app/models/demo
 WORKDIR /app
 # Every flag of infini-server also reads an INFINI_* variable; these are its

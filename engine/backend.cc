@@ -1,25 +1,24 @@
 #include "engine/backend.h"
 
 #include "engine/cpu/cpu_backend.h"
+#include "engine/cuda/cuda_backend.h"
 #include "engine/error.h"
 
 namespace infini {
 
-const char* compute_dtype_name(ComputeDType dtype) {
-  return dtype == ComputeDType::kBF16 ? "bf16" : "f32";
-}
-
-ComputeDType parse_compute_dtype(const std::string& name) {
-  if (name == "f32" || name == "fp32" || name == "float32") return ComputeDType::kF32;
-  if (name == "bf16" || name == "bfloat16") return ComputeDType::kBF16;
-  throw EngineError(ErrorCode::kInvalidArgument,
-                    "unknown compute dtype '" + name + "' (expected f32 or bf16)");
+std::vector<std::string> backend_names() {
+#ifdef INFINI_WITH_CUDA
+  return {"cpu", "cuda"};
+#else
+  return {"cpu"};
+#endif
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name, ComputeDType dtype) {
   if (name == "cpu") return std::make_unique<cpu::CpuBackend>(dtype);
-  throw EngineError(ErrorCode::kUnsupported,
-                    "backend '" + name + "' is not available in this build (available: cpu)");
+  if (name == "cuda") return cuda::make_cuda_backend(dtype);
+  throw EngineError(ErrorCode::kInvalidArgument,
+                    "unknown backend '" + name + "' (expected cpu or cuda)");
 }
 
 }  // namespace infini

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/model_config.h"
 #include "engine/safetensors.h"
@@ -93,8 +94,14 @@ class Backend {
   virtual void synchronize() {}
 };
 
-// Creates the backend named `name` ("cpu"); throws EngineError(kUnsupported)
-// for a backend this build does not have.
+// The backends this build has ("cpu", and "cuda" when built with the CUDA
+// toolkit; whether a device is present is only known when one is made).
+std::vector<std::string> backend_names();
+
+// Creates the backend named `name` ("cpu" or "cuda"). Throws
+// EngineError(kUnsupported) with the reason for "cuda" in a build without
+// CUDA or on a machine without a usable device, and
+// EngineError(kInvalidArgument) for any other name.
 std::unique_ptr<Backend> make_backend(const std::string& name, ComputeDType dtype);
 
 }  // namespace infini

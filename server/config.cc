@@ -21,7 +21,9 @@ const Option kOptions[] = {
      "Prometheus /metrics address (default 0.0.0.0:9464; empty turns it off)"},
     {"model", "INFINI_MODEL",
      "model directory (config.json, model.safetensors, tokenizer.model); default models/demo"},
-    {"backend", "INFINI_BACKEND", "engine backend: cpu (default)"},
+    {"backend", "INFINI_BACKEND",
+     "engine backend: cpu (default) or cuda (an NVIDIA GPU; the server exits at start, saying "
+     "why, when this build or machine has none)"},
     {"dtype", "INFINI_DTYPE", "matrix precision: bf16 (default) or f32"},
     {"gate", "INFINI_GATE", "memory gate in (0,1) for checkpoints without memory_gate tensors"},
     {"threads", "INFINI_THREADS",
@@ -143,7 +145,9 @@ ParsedConfig parse_server_config(const std::vector<std::string>& args,
   get("metrics-listen", [&](auto&, auto& v) { c.metrics_address = v; });
   get("model", [&](auto&, auto& v) { c.model_dir = v; });
   get("backend", [&](auto& n, auto& v) {
-    if (v != "cpu") throw std::invalid_argument(n + ": unknown backend '" + v + "' (available: cpu)");
+    if (v != "cpu" && v != "cuda") {
+      throw std::invalid_argument(n + ": unknown backend '" + v + "' (expected cpu or cuda)");
+    }
     c.backend = v;
   });
   get("dtype", [&](auto& n, auto& v) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/model.h"
+#include "tests/engine/golden_cases.h"
 #include "tests/engine/test_support.h"
 
 namespace infini {
@@ -12,9 +13,6 @@ namespace {
 using testing::read_f32;
 using testing::read_ids;
 using testing::relative_error;
-
-const char* kCases[] = {"linear_mha_tied_f32", "delta_gqa_untied_f32", "delta_gqa_bf16",
-                        "linear_headdim_bias_f16", "delta_mha_long_f32"};
 
 struct GoldenParam {
   std::string name;
@@ -29,26 +27,10 @@ std::string param_name(const ::testing::TestParamInfo<GoldenParam>& info) {
 
 std::vector<GoldenParam> all_params() {
   std::vector<GoldenParam> out;
-  for (const char* name : kCases) {
+  for (const std::string& name : testing::golden_cases()) {
     for (size_t chunk : {0, 1, 3, 7}) out.push_back({name, ComputeDType::kF32, chunk});
     out.push_back({name, ComputeDType::kBF16, 0});
     out.push_back({name, ComputeDType::kBF16, 1});
-  }
-  return out;
-}
-
-// Memory (M then z per layer) from the engine's state, in the reference's order.
-std::vector<float> memory_of(const SessionState& state) {
-  std::vector<float> all = state.to_host();
-  std::vector<float> out;
-  size_t at = 0;
-  for (const LayerState& layer : state.layers()) {
-    const size_t m = static_cast<size_t>(layer.memory.rows() * layer.memory.cols());
-    const size_t z = static_cast<size_t>(layer.norm.rows() * layer.norm.cols());
-    const size_t window = static_cast<size_t>(layer.keys.rows() * layer.keys.cols() * 2);
-    out.insert(out.end(), all.begin() + static_cast<long>(at),
-               all.begin() + static_cast<long>(at + m + z));
-    at += m + z + window;
   }
   return out;
 }
@@ -78,17 +60,11 @@ TEST_P(GoldenTest, LogitsAndMemoryMatchReference) {
   EXPECT_EQ(state.tokens(), static_cast<int64_t>(ids.size()));
   EXPECT_EQ(state.segments(), static_cast<int64_t>(ids.size()) / model->config().segment_size);
 
-  // fp32: the design's 1e-4 relative to the largest logit. bf16: activations
-  // and weights are rounded to 8 significant bits (relative error 2^-9 =
-  // 0.2% per operand) at each of the ~8 products per layer, and the errors
-  // compound through the residual stream and the memory's normalised
-  // retrieval over 2-3 layers; 5% of the largest logit bounds that with
-  // margin on these cases while still failing on any wrong formula (a wrong
-  // rule, gate or RoPE changes logits by 10-100% of the largest).
-  const double tolerance = p.dtype == ComputeDType::kF32 ? 1e-4 : 5e-2;
+  // The bounds and why: tests/engine/golden_cases.h.
+  const double tolerance = testing::golden_tolerance(p.dtype);
   const double logit_error = relative_error(logits, expected);
   EXPECT_LT(logit_error, tolerance) << "logits of " << p.name;
-  const double memory_error = relative_error(memory_of(state), expected_memory);
+  const double memory_error = relative_error(testing::golden_memory_of(state), expected_memory);
   EXPECT_LT(memory_error, tolerance) << "memory of " << p.name;
   RecordProperty("logit_error", std::to_string(logit_error));
 }

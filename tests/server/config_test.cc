@@ -59,6 +59,23 @@ TEST(ServerConfigTest, BadValuesNameTheFlagOrVariable) {
             std::string::npos);
 }
 
+TEST(ServerConfigTest, BackendIsCpuByDefaultOrCuda) {
+  EXPECT_EQ(parse({}).config.backend, "cpu");
+  EXPECT_EQ(parse({"--backend", "cpu"}).config.backend, "cpu");
+  // Accepted whatever the machine: whether a GPU is there is known only when
+  // the model loads (the server then exits 1 saying why; tests/e2e).
+  EXPECT_EQ(parse({"--backend", "cuda"}).config.backend, "cuda");
+  EXPECT_EQ(parse({}, {{"INFINI_BACKEND", "cuda"}}).config.backend, "cuda");
+  EXPECT_EQ(parse({"--backend=cpu"}, {{"INFINI_BACKEND", "cuda"}}).config.backend, "cpu");
+  for (const char* bad : {"tpu", "CUDA", "gpu", ""}) {
+    const std::string message = error_of({"--backend", bad});
+    EXPECT_NE(message.find("--backend"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::string("'") + bad + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find("cpu or cuda"), std::string::npos) << message;
+  }
+  EXPECT_NE(error_of({}, {{"INFINI_BACKEND", "rocm"}}).find("INFINI_BACKEND"), std::string::npos);
+}
+
 TEST(ServerConfigTest, HelpListsEveryFlagAndVariable) {
   EXPECT_TRUE(parse({"--help"}).help);
   const std::string usage = server_usage();

@@ -54,6 +54,7 @@ struct Options {
   int64_t trials = 20;
   uint64_t seed = 1;
   std::string dtype = "bf16";
+  std::string backend = "cpu";
   std::string prose_file;
   bool prose = false;
   bool baselines = true;
@@ -71,7 +72,7 @@ Options parse_options(const std::vector<std::string>& args) {
   Flags flags(std::vector<std::string>(args.begin() + 1, args.end()),
               {"baselines", "no-baselines"});
   flags.allow_only({"model", "lengths", "trials", "filler", "prose-file", "seed", "dtype",
-                    "baselines", "no-baselines", "max-tokens", "gate"});
+                    "baselines", "no-baselines", "max-tokens", "gate", "backend"});
   o.model_dir = flags.required("model");
   o.lengths = parse_token_lengths(flags.required("lengths"), "--lengths");
   o.trials = flags.integer("trials", 20);
@@ -84,6 +85,7 @@ Options parse_options(const std::vector<std::string>& args) {
   if (o.dtype != "bf16" && o.dtype != "f32") {
     throw std::invalid_argument("--dtype must be bf16 or f32, got '" + o.dtype + "'");
   }
+  o.backend = flags.backend();
   const std::string filler = flags.str("filler", "repeat");
   if (filler != "repeat" && filler != "prose") {
     throw std::invalid_argument("--filler must be repeat or prose, got '" + filler + "'");
@@ -132,6 +134,7 @@ int eval_command(const std::vector<std::string>& args) {
 
   LoadOptions load;
   load.dtype = parse_compute_dtype(o.dtype);
+  load.backend = o.backend;
   load.gate = o.gate;
   auto model = Model::load(o.model_dir, load);
   std::shared_ptr<const Model> memory_off;

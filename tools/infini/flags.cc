@@ -2,6 +2,9 @@
 
 #include <stdexcept>
 
+#include "engine/cuda/cuda_backend.h"
+#include "engine/error.h"
+
 namespace infini::tool {
 
 Flags::Flags(const std::vector<std::string>& args, const std::set<std::string>& switches) {
@@ -83,6 +86,18 @@ void Flags::allow_only(const std::set<std::string>& known) const {
   for (const auto& [name, value] : values_) {
     if (!known.count(name)) throw std::invalid_argument("unknown flag --" + name);
   }
+}
+
+std::string Flags::backend() const {
+  const std::string name = str("backend", "cpu");
+  if (name != "cpu" && name != "cuda") {
+    throw std::invalid_argument("--backend must be cpu or cuda, got '" + name + "'");
+  }
+  std::string reason;
+  if (name == "cuda" && !cuda::device_available(&reason)) {
+    throw EngineError(ErrorCode::kUnsupported, "--backend cuda: " + reason);
+  }
+  return name;
 }
 
 }  // namespace infini::tool

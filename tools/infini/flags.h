@@ -24,6 +24,10 @@ class Flags {
   std::optional<std::string> optional(const std::string& name) const;
   // Throws if any flag was given that is not in `known`.
   void allow_only(const std::set<std::string>& known) const;
+  // --backend cpu|cuda (default cpu). Throws std::invalid_argument for
+  // another name, and EngineError(kUnsupported) with the reason for cuda
+  // where this build or machine has no usable GPU, before any work is done.
+  std::string backend() const;
 
  private:
   std::map<std::string, std::string> values_;

@@ -40,9 +40,10 @@ std::vector<int32_t> read_ids(const std::string& path) {
 
 int logits_command(const std::vector<std::string>& args) {
   Flags flags(args, {});
-  flags.allow_only({"model", "ids-file", "out", "chunk", "dtype", "gate"});
+  flags.allow_only({"model", "ids-file", "out", "chunk", "dtype", "gate", "backend"});
   LoadOptions options;
   options.dtype = parse_compute_dtype(flags.str("dtype", "f32"));
+  options.backend = flags.backend();
   if (flags.has("gate")) options.gate = static_cast<float>(flags.number("gate", 0.5));
   auto model = Model::load(flags.required("model"), options);
   const auto ids = read_ids(flags.required("ids-file"));

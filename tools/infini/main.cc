@@ -18,27 +18,31 @@ commands:
   run         stream a document through the compressive memory, then answer or summarise
               --model DIR --doc FILE (--question TEXT | --summarize) [--max-tokens N]
               [--temperature T --top-k K --top-p P --seed S] [--dtype bf16|f32]
-              [--chunk-bytes N] [--gate G] [--no-progress]
+              [--chunk-bytes N] [--gate G] [--no-progress] [--backend cpu|cuda]
   logits      write float32 logits [tokens x vocab] for a file of token ids
               --model DIR --ids-file FILE --out FILE [--chunk N] [--dtype f32|bf16]
+              [--backend cpu|cuda]
   make-model  write a random checkpoint (config.json + model.safetensors)
               --out DIR --seed N [--vocab V --hidden H --layers L --heads A --kv-heads K
               --head-dim D --intermediate I --segment S --update linear|delta
               --dtype f32|bf16|f16 --tied --bias --init-std X --gate-logit B
               --tokenizer FILE]
-  bench       ingest and decode throughput against the measured oneDNN bf16 GEMM peak
+  bench       ingest and decode throughput against a bf16 GEMM peak measured in the same
+              run on the same device (oneDNN on cpu, cuBLAS on cuda)
               (--model DIR | --shape smollm2-135m|llama-1b|tiny) --tokens N
-              [--decode-tokens N] [--dtype bf16|f32] [--chunk N]
+              [--decode-tokens N] [--dtype bf16|f32] [--chunk N] [--backend cpu|cuda]
+              [--gemm-seconds S]
   eval        long-context accuracy (docs/demo-tasks.md) of the model, of the same weights
               with memory off, and of reading only the last segment: a Markdown table
               passkey|needle|summary --model DIR --lengths 1k,8k,32k,128k,1m [--trials N]
               [--filler repeat|prose] [--prose-file FILE] [--seed S] [--dtype bf16|f32]
-              [--baselines|--no-baselines] [--max-tokens N] [--gate G]
+              [--baselines|--no-baselines] [--max-tokens N] [--gate G] [--backend cpu|cuda]
   make-doc    write one such document to a file; prints its question and answer
               passkey|needle|summary --model DIR --length N --out FILE
               [--filler repeat|prose] [--prose-file FILE] [--depth D] [--seed S]
 
-Run `infini <command> --help` for the same text.)";
+--backend: the engine's device, cpu (default) or cuda (an NVIDIA GPU; needs a build with
+the CUDA toolkit). Run `infini <command> --help` for the same text.)";
 
 }  // namespace
 

@@ -58,8 +58,8 @@ class Progress {
 
 int run_command(const std::vector<std::string>& args) {
   Flags flags(args, {"summarize", "no-progress"});
-  flags.allow_only({"model", "doc", "question", "summarize", "max-tokens", "temperature",
-                    "top-k", "top-p", "seed", "dtype", "chunk-bytes", "gate", "no-progress"});
+  flags.allow_only({"model", "doc", "question", "summarize", "max-tokens", "temperature", "top-k",
+                    "top-p", "seed", "dtype", "chunk-bytes", "gate", "no-progress", "backend"});
   const std::string dir = flags.required("model");
   const std::string doc_path = flags.required("doc");
   const bool summarize = flags.has("summarize");
@@ -78,6 +78,7 @@ int run_command(const std::vector<std::string>& args) {
 
   LoadOptions options;
   options.dtype = parse_compute_dtype(flags.str("dtype", "bf16"));
+  options.backend = flags.backend();
   if (flags.has("gate")) options.gate = static_cast<float>(flags.number("gate", 0.5));
   auto model = Model::load(dir, options);
   auto tokenizer = Tokenizer::load((std::filesystem::path(dir) / "tokenizer.model").string());
