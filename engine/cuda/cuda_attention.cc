@@ -87,7 +87,8 @@ void CudaBackend::local_attention(const Tensor& q, const Tensor& keys, const Ten
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
   // Like the CPU backend: a few queries (decoding) in fp32, more on the bf16
   // path with bf16 products.
-  if (dtype_ == ComputeDType::kBF16 && n > kSmallBatch && segment_attention_mma_supports(d)) {
+  if (dtype_ == ComputeDType::kBF16 && n > kSmallBatch && segment_attention_mma_supports(d) &&
+      segment_attention_mma_shared_bytes(d) <= mma_attention_shared_bytes_) {
     launch_segment_attention_mma(qr, qw, kr, kw, values.data(), values.stride(), out.data(),
                                  out.stride(), n, first, H, G, d, scale, stream_);
   } else {

@@ -62,7 +62,7 @@ CudaBackend::CudaBackend(ComputeDType dtype, int device)
     check_cuda(cudaEventCreateWithFlags(&staging_done_, cudaEventDisableTiming),
                "cudaEventCreate (staging)");
     prepare_segment_attention();
-    prepare_segment_attention_mma();
+    mma_attention_shared_bytes_ = prepare_segment_attention_mma(device_);
   } catch (...) {
     if (staging_done_ != nullptr) cudaEventDestroy(staging_done_);
     if (staging_ != nullptr) cudaFreeHost(staging_);

@@ -86,6 +86,9 @@ class CudaBackend final : public Backend {
 
   ComputeDType dtype_;
   int device_;
+  // What the tensor-core attention kernel may use on this device (0 before
+  // the constructor sets it): see prepare_segment_attention_mma.
+  size_t mma_attention_shared_bytes_ = 0;
   std::shared_ptr<DevicePool> pool_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;

@@ -42,7 +42,11 @@ void launch_segment_attention(const float* q, int64_t q_stride, const float* key
 // to kMaxMmaAttentionHeadDim.
 constexpr int kMaxMmaAttentionHeadDim = math::MmaAttentionLayout::kMaxHeadDim;
 bool segment_attention_mma_supports(int64_t head_dim);
-void prepare_segment_attention_mma();
+// Raises the kernel's shared-memory limit as far as `device` allows (up to
+// what head_dim kMaxMmaAttentionHeadDim needs) and returns it: a head_dim
+// whose segment_attention_mma_shared_bytes is larger must use the fp32 kernel.
+size_t prepare_segment_attention_mma(int device);
+size_t segment_attention_mma_shared_bytes(int64_t head_dim);
 void launch_segment_attention_mma(const float* q, int64_t q_stride, const float* keys,
                                   int64_t keys_stride, const float* values, int64_t values_stride,
                                   float* out, int64_t out_stride, int64_t n, int64_t first,

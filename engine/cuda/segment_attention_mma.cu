@@ -168,11 +168,23 @@ bool segment_attention_mma_supports(int64_t head_dim) {
   return head_dim % 16 == 0 && head_dim > 0 && head_dim <= kMaxMmaAttentionHeadDim;
 }
 
-void prepare_segment_attention_mma() {
+size_t prepare_segment_attention_mma(int device) {
+  int optin = 0;
+  check_cuda(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+             "cudaDeviceGetAttribute(shared memory per block, opt-in)");
+  // sm_86/89 allow 99 KiB a block: the largest layouts (up to 110 KiB at
+  // head_dim 128) then do not fit, and those head_dims use the fp32 kernel.
+  const size_t limit =
+      std::min(static_cast<size_t>(optin), layout(kMaxMmaAttentionHeadDim).bytes);
   check_cuda(cudaFuncSetAttribute(segment_attention_mma_kernel,
                                   cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(layout(kMaxMmaAttentionHeadDim).bytes)),
+                                  static_cast<int>(limit)),
              "cudaFuncSetAttribute(tensor-core attention shared memory)");
+  return limit;
+}
+
+size_t segment_attention_mma_shared_bytes(int64_t head_dim) {
+  return layout(static_cast<int>(head_dim)).bytes;
 }
 
 void launch_segment_attention_mma(const float* q, int64_t q_stride, const float* keys,
