@@ -29,9 +29,7 @@ GenerateReactor::GenerateReactor(const ServiceContext& context,
     const std::string tenant = caller_tenant(context_.authenticator, ctx);
     if (context_.streams != nullptr) stream_slot_ = context_.streams->acquire();
     check_message_bytes(prompt_text_.size(), context_.max_message_bytes, "the question");
-    if (session_id.empty()) {
-      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, "session_id is empty");
-    }
+    require_id(session_id, "session_id");
     call_.set_session(session_id);
     // Only Ask can bring an empty prompt (the summary template never is).
     if (prompt_text_.empty()) {

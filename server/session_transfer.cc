@@ -4,6 +4,7 @@
 
 #include "server/authenticator.h"
 #include "server/limit.h"
+#include "server/request_validation.h"
 #include "server/session_proto.h"
 #include "server/session_snapshot.h"
 #include "server/snapshot_store.h"
@@ -40,9 +41,7 @@ ExportReactor::ExportReactor(const ServiceContext& context, const grpc::Callback
     : context_(context), call_(context, "ExportSession") {
   try {
     const std::string tenant = caller_tenant(context_.authenticator, ctx);
-    if (session_id.empty()) {
-      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, "session_id is empty");
-    }
+    require_id(session_id, "session_id");
     call_.set_session(session_id);
     if (context_.streams != nullptr) slot_ = context_.streams->acquire();
     session_ = context_.sessions->get(session_id, tenant);

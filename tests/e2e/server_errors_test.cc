@@ -111,6 +111,30 @@ TEST_F(ServerErrorsShared, UnknownSessionIsNotFoundEverywhere) {
   EXPECT_EQ(listed.sessions_size(), before.sessions_size());
 }
 
+// A session id that no session can have (a newline, a space, 100 KB) is
+// refused before it reaches a message or the log, where it would forge a
+// line or flood it; it is not echoed back either.
+TEST_F(ServerErrorsShared, IdsNoSessionCanHaveAreInvalidArgumentAndStayOutOfTheLog) {
+  ServerProcess* server = &this->server();
+  auto stub = new_stub(*server);
+  const std::string forged = "abc\nFORGED rpc method=Ask status=OK";
+  const std::string huge(100000, 'F');
+  const char* why = "session_id is not 1..128 characters of [A-Za-z0-9_-]";
+  for (const std::string& id : {forged, huge, std::string("a b")}) {
+    v1::Session session;
+    EXPECT_STATUS(get_session(*stub, id, &session), INVALID_ARGUMENT, why);
+    EXPECT_STATUS(delete_session(*stub, id), INVALID_ARGUMENT, why);
+    EXPECT_STATUS(fork_session(*stub, id), INVALID_ARGUMENT, why);
+    EXPECT_STATUS(ask_raw(*stub, id, "Why?", greedy_params(4)).status, INVALID_ARGUMENT, why);
+    EXPECT_STATUS(summarize_raw(*stub, id, greedy_params(4)).status, INVALID_ARGUMENT, why);
+    EXPECT_STATUS(ingest_raw(*stub, text_messages(id, {"some text"}, true)).status,
+                  INVALID_ARGUMENT, why);
+  }
+  const std::string log = server->log();
+  EXPECT_EQ(log.find("FORGED"), std::string::npos) << "a caller's id reached the log";
+  EXPECT_EQ(log.find(huge.substr(0, 1000)), std::string::npos);
+}
+
 TEST_F(ServerErrorsShared, EmptyFieldsAreInvalidArgument) {
   ServerProcess* server = &this->server();
   auto stub = new_stub(*server);

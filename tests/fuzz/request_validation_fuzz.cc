@@ -14,6 +14,7 @@
 //              other, each a 2-byte little-endian length then its bytes
 #include <google/protobuf/stubs/logging.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -77,7 +78,11 @@ void generation(const v1::GenerationParams& params) {
 void id(const std::string& session_id) {
   const bool ok =
       accepted([&] { infini::server::require_id(session_id, "session_id"); }, "session_id");
-  check(ok == !session_id.empty(), "id check disagrees with emptiness");
+  bool plain = !session_id.empty() && session_id.size() <= 128;
+  for (const char c : session_id) {
+    plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+  }
+  check(ok == plain, "id check disagrees with [A-Za-z0-9_-]{1,128}");
 }
 
 void ingest(std::string_view bytes, int64_t vocab) {

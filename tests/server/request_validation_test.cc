@@ -88,6 +88,22 @@ TEST(GenerationRequest, EachBadFieldIsNamed) {
 TEST(RequireId, EmptyIsRefusedByName) {
   EXPECT_EQ(refusal([] { require_id("abc", "session_id"); }), "");
   EXPECT_EQ(refusal([] { require_id("", "session_id"); }), "session_id is empty");
+  EXPECT_EQ(refusal([] { require_id("0123456789abcdef0123456789abcdef", "session_id"); }), "");
+  EXPECT_EQ(refusal([] { require_id("no-such_Session-1", "session_id"); }), "");
+  EXPECT_EQ(refusal([] { require_id(std::string(128, 'a'), "session_id"); }), "");
+}
+
+TEST(RequireId, IdsThatCannotExistAreRefusedWithoutEchoingThem) {
+  const std::string why = "session_id is not 1..128 characters of [A-Za-z0-9_-]";
+  const std::string forged = "abc\n2026-11-29 rpc method=Ask status=OK";
+  for (const std::string& id :
+       {std::string("abc\ndef"), std::string("a b"), std::string("a'b"), std::string("\x01"),
+        std::string("caf\xc3\xa9"), std::string(129, 'a'), std::string(1 << 20, 'x'), forged}) {
+    const std::string message = refusal([&] { require_id(id, "session_id"); });
+    EXPECT_EQ(message.rfind(why, 0), 0u) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos);
+    EXPECT_LT(message.size(), 120u) << "the id is not echoed";
+  }
 }
 
 TEST(PageSize, ZeroIsTheDefaultAndTheBoundsAreChecked) {
