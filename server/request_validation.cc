@@ -1,7 +1,7 @@
 #include "server/request_validation.h"
 
 #include "server/limit.h"
-#include "server/snapshot_store.h"
+#include "server/session_id.h"
 #include "server/status.h"
 
 namespace infini::server {
@@ -12,7 +12,7 @@ void require_id(const std::string& id, const char* field) {
   if (id.empty()) {
     throw ServiceError(StatusCode::INVALID_ARGUMENT, std::string(field) + " is empty");
   }
-  if (!is_valid_snapshot_id(id)) {
+  if (!is_valid_session_id(id)) {
     throw ServiceError(StatusCode::INVALID_ARGUMENT,
                        std::string(field) + " is not 1..128 characters of [A-Za-z0-9_-] (got " +
                            std::to_string(id.size()) + " bytes)");

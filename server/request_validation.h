@@ -24,7 +24,7 @@ inline constexpr int64_t kMaxPageSize = 1000;
 inline constexpr int kMaxStopStrings = 16;
 
 // Throws INVALID_ARGUMENT unless `id` could name a session: set, and 1..128
-// characters of [A-Za-z0-9_-] (is_valid_snapshot_id: the rule imported ids
+// characters of [A-Za-z0-9_-] (is_valid_session_id: the rule imported ids
 // already met); `field` names it in the message. A refused id is not echoed:
 // ids reach error messages and log lines, where a newline or a megabyte of
 // text from a caller would forge or flood them.

@@ -5,6 +5,7 @@
 #include "server/authenticator.h"
 #include "server/limit.h"
 #include "server/request_validation.h"
+#include "server/session_id.h"
 #include "server/session_proto.h"
 #include "server/session_snapshot.h"
 #include "server/snapshot_store.h"
@@ -203,7 +204,7 @@ void ImportReactor::restore() {
     } catch (const SnapshotError& e) {
       throw import_error(e);
     }
-    if (!is_valid_snapshot_id(snapshot.id)) {
+    if (!is_valid_session_id(snapshot.id)) {
       throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
                          "snapshot not imported: its session id is not 1..128 characters of "
                          "[A-Za-z0-9_-]");

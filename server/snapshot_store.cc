@@ -10,26 +10,23 @@
 #include <cerrno>
 #include <cstring>
 
+#include "server/session_id.h"
+
 namespace infini::server {
 namespace {
 
 namespace fs = std::filesystem;
 
 constexpr std::string_view kSuffix = ".snap";
-// Ids from the server are 32 hex digits; imported ones are checked here so
-// that no id can name a path outside the directory or overflow NAME_MAX with
-// the temporary file's suffix.
-constexpr size_t kMaxIdBytes = 128;
-
+// Every id is checked here so that none can name a path outside the
+// directory or overflow NAME_MAX with the temporary file's suffix.
 void check_id(const std::string& id) {
-  if (id.empty() || id.size() > kMaxIdBytes) {
-    throw std::invalid_argument("session id must be 1.." + std::to_string(kMaxIdBytes) +
+  if (id.empty() || id.size() > kMaxSessionIdBytes) {
+    throw std::invalid_argument("session id must be 1.." + std::to_string(kMaxSessionIdBytes) +
                                 " characters, got " + std::to_string(id.size()));
   }
-  for (const char c : id) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-';
-    if (!ok) throw std::invalid_argument("session id may hold only [A-Za-z0-9_-]");
+  if (!is_valid_session_id(id)) {
+    throw std::invalid_argument("session id may hold only [A-Za-z0-9_-]");
   }
 }
 
@@ -59,15 +56,6 @@ int fsync_directory(const fs::path& dir) {
 std::atomic<uint64_t> temp_counter{0};
 
 }  // namespace
-
-bool is_valid_snapshot_id(const std::string& id) {
-  try {
-    check_id(id);
-    return true;
-  } catch (const std::invalid_argument&) {
-    return false;
-  }
-}
 
 SnapshotStore::SnapshotStore(std::filesystem::path dir) : dir_(std::move(dir)) {
   std::error_code ec;

@@ -12,10 +12,6 @@
 
 namespace infini::server {
 
-// Whether `id` can name a snapshot file: 1..128 characters of [A-Za-z0-9_-]
-// (server ids are 32 hex digits; imported ones are checked with this).
-bool is_valid_snapshot_id(const std::string& id);
-
 class SnapshotStore {
  public:
   // Creates `dir` if needed; throws std::runtime_error naming it when it
