@@ -12,7 +12,9 @@ truncation is needed at that length).
 Documents come from tasks.py (docs/demo-tasks.md). The curriculum follows
 ../shared/design/training-notes.md: short documents and keys near the
 question first, then documents up to 256 segments (16K tokens) and keys at
-any depth.
+any depth. With --focus-from S --focus-steps N a second stage (FocusStage)
+takes over at step S of that schedule for N steps: passkey documents, and a
+loss term on the answer's pieces after the first (`train.sh` does this).
 
 The run checkpoints to WORK/checkpoint.pt every few minutes and resumes
 from it; data for step k is drawn from a generator seeded with (seed, k), so
@@ -153,6 +155,45 @@ def draw_batch(maker: tasks.TaskMaker, schedule: Schedule, step: int, seed: int,
     return samples, segments
 
 
+class FocusStage:
+    """Stage two: takes over from stage one's schedule at step `first_step` and
+    trains the answer's pieces after the first. Stage one teaches the first
+    piece of a key through memory at every length; with numbers in digit
+    groups the second piece ("32" of "714 32") is the one group of its kind in
+    the key, but stage one left it at a constant guess even for keys next to
+    the question (model card, run 12): it gets a loss term of its own here, on
+    passkey documents of every training length."""
+
+    MIX = [("passkey", "repeat", 0.85), ("passkey", "prose", 0.15)]
+    LENGTHS = [2, 4, 8, 16, 32, 64, 128, 256]
+    LENGTH_WEIGHTS = [1, 1, 1, 1, 1, 1, 0.5, 0.5]  # long documents cost more per token
+    LATER_WEIGHT = 4.0    # the later pieces' term, against the answer's 2
+    LOCAL_SHARE = 0.3     # keys right before the question: the copy is learnt there first
+
+    def __init__(self, first_step: int, steps: int, lr: float):
+        self.first_step, self.steps, self.lr = first_step, steps, lr
+
+    def learning_rate(self, step: int) -> float:
+        k = step - self.first_step
+        ramp = min(1.0, (k + 1) / 30)
+        return self.lr * ramp * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, k / self.steps))))
+
+    def draw_batch(self, maker: tasks.TaskMaker, step: int, seed: int, tokens_per_step: int):
+        rng = random.Random(seed * 1_000_003 + step)
+        segments = rng.choices(self.LENGTHS, self.LENGTH_WEIGHTS)[0]
+        target = (segments - 1) * SEGMENT + rng.randint(8, SEGMENT)
+        samples = []
+        for _ in range(max(1, tokens_per_step // (segments * SEGMENT))):
+            r = rng.random()
+            for task, filler, share in self.MIX:
+                r -= share
+                if r < 0:
+                    break
+            depth = 1.0 if rng.random() < self.LOCAL_SHARE else rng.random()
+            samples.append(maker.make(task, filler, target, rng, depth=depth))
+        return samples, segments
+
+
 def collate(samples: List[tasks.Sample], device: str):
     longest = max(len(s.ids) for s in samples)
     T = -(-longest // SEGMENT) * SEGMENT
@@ -170,7 +211,8 @@ def collate(samples: List[tasks.Sample], device: str):
             key_mask.to(device))
 
 
-def losses(model, ids, targets, lm_mask, answer_mask, key_mask, device):
+def losses(model, ids, targets, lm_mask, answer_mask, key_mask, device, later_weight: float = 0.0,
+           end_id: int = -1):
     with torch.autocast(device_type=device, dtype=torch.bfloat16):
         logits = fast_forward.forward(model, ids)
     logp = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
@@ -180,6 +222,9 @@ def losses(model, ids, targets, lm_mask, answer_mask, key_mask, device):
     # The answer's first token is the one only retrieval can give (the rest can
     # be copied once it is found): it gets a term of its own.
     key = (logp * key_mask).sum() / key_mask.sum()
+    if later_weight:
+        later_mask = answer_mask & ~key_mask & (targets != end_id)
+        key = key + later_weight * (logp * later_mask).sum() / later_mask.sum().clamp(min=1)
     predicted = logits.argmax(-1)
     correct = ((predicted == targets) | ~answer_mask).all(dim=1)  # teacher-forced = greedy exact
     return lm, answer + key, correct
@@ -236,7 +281,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", required=True, help="checkpoints, tokenizer, logs")
     ap.add_argument("--out", required=True, help="the model directory written at the end")
-    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--steps", type=int, default=1200, help="stage one's schedule is laid out for this many")
+    ap.add_argument("--focus-from", type=int, default=0,
+                    help="stage two (FocusStage) takes over at this step of stage one (0: no stage two)")
+    ap.add_argument("--focus-steps", type=int, default=0)
+    ap.add_argument("--focus-lr", type=float, default=1e-3)
     ap.add_argument("--tokens-per-step", type=int, default=65536)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=1)
@@ -280,6 +329,9 @@ def main() -> int:
                                    {"params": gates, "lr_scale": 10.0, "weight_decay": 0.0}],
                                   lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
     schedule = Schedule(args.steps, args.lr)
+    focus = FocusStage(args.focus_from, args.focus_steps, args.focus_lr) if args.focus_from else None
+    last_step = args.focus_from + args.focus_steps if focus else args.steps
+    end_id = sp.piece_to_id(tasks.END)
 
     checkpoint = os.path.join(args.work, "checkpoint.pt")
     step, elapsed_before = 0, 0.0
@@ -292,26 +344,31 @@ def main() -> int:
     if args.export_now:
         if step == 0:
             raise SystemExit(f"--export-now: no checkpoint in {args.work}")
-        args.steps = step
+        last_step = step
     params = sum(p.numel() for p in model.parameters())
     say(f"model: {params / 1e6:.2f}M parameters, {config.num_hidden_layers} layers, segment "
-        f"{SEGMENT}, vocab {config.vocab_size}; {args.steps} steps of ~{args.tokens_per_step} "
+        f"{SEGMENT}, vocab {config.vocab_size}; {last_step} steps of ~{args.tokens_per_step} "
         f"tokens on {args.device} ({args.threads} threads)")
 
     start = time.time()
     last_checkpoint = start
     tokens_seen = 0
-    while step < args.steps:
+    while step < last_step:
         p = schedule.progress(step)
-        samples, segments = draw_batch(maker, schedule, step, args.seed, args.tokens_per_step)
+        in_focus = focus is not None and step >= focus.first_step
+        if in_focus:
+            samples, segments = focus.draw_batch(maker, step, args.seed, args.tokens_per_step)
+        else:
+            samples, segments = draw_batch(maker, schedule, step, args.seed, args.tokens_per_step)
         batch = collate(samples, args.device)
         ids = batch[0]
-        lm, answer, correct = losses(model, *batch, args.device)
-        loss = lm + schedule.answer_weight(p) * answer
+        lm, answer, correct = losses(model, *batch, args.device,
+                                     later_weight=focus.LATER_WEIGHT if in_focus else 0.0, end_id=end_id)
+        loss = lm + (2.0 if in_focus else schedule.answer_weight(p)) * answer
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        lr = schedule.learning_rate(step)
+        lr = focus.learning_rate(step) if in_focus else schedule.learning_rate(step)
         for group in optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
         optimizer.step()
@@ -320,24 +377,24 @@ def main() -> int:
         now = time.time()
         if step % 10 == 0 or step == 1:
             gate = torch.sigmoid(torch.cat([g.detach().float() for g in gates]))
-            say(f"step {step}/{args.steps} len {segments * SEGMENT} x{len(samples)} lm {lm.item():.3f} "
+            say(f"step {step}/{last_step} len {segments * SEGMENT} x{len(samples)} lm {lm.item():.3f} "
                 f"answer {answer.item():.3f} exact {correct.float().mean().item():.2f} lr {lr:.2e} "
                 f"gates {gate.min().item():.2f}-{gate.max().item():.2f} "
                 f"{tokens_seen / (now - start):.0f} tok/s, {(elapsed_before + now - start) / 60:.1f} min")
-        if step % args.eval_every == 0 or step == args.steps:
+        if step % args.eval_every == 0 or step == last_step:
             acc = evaluate(model, maker, args.device, seed=12345)
             say("eval passkey repeat: " + ", ".join(f"{k // 1024}K {v:.2f}" for k, v in acc.items()))
         if now - last_checkpoint > args.checkpoint_minutes * 60:
             save_training_checkpoint(checkpoint, model, optimizer, step, elapsed_before + now - start)
             last_checkpoint = now
-        if args.minutes and now - start > args.minutes * 60 and step < args.steps:
+        if args.minutes and now - start > args.minutes * 60 and step < last_step:
             save_training_checkpoint(checkpoint, model, optimizer, step, elapsed_before + now - start)
             say(f"stopping after {args.minutes} min at step {step}; run again to resume")
             return 3
     elapsed = elapsed_before + time.time() - start
     save_training_checkpoint(checkpoint, model, optimizer, step, elapsed)
 
-    report = {"steps": args.steps, "tokens_per_step": args.tokens_per_step, "seed": args.seed,
+    report = {"steps": last_step, "focus_from": args.focus_from, "focus_steps": args.focus_steps, "tokens_per_step": args.tokens_per_step, "seed": args.seed,
               "device": args.device, "train_minutes": round(elapsed / 60, 1),
               "longest_training_document_tokens": LENGTHS[-1] * SEGMENT, "parameters": params}
     for task, filler in (("passkey", "repeat"), ("passkey", "prose"), ("needle", "repeat"),

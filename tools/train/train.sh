@@ -12,8 +12,11 @@ shift || true
 scripts/install-deps
 start=$(date +%s)
 set +e
+# Stage one's schedule is laid out for 4,000 steps; stage two (FocusStage in
+# train.py) takes over at step 2,380, where the run behind the shipped model
+# switched, and trains 1,500 steps.
 /usr/bin/python3 tools/train/train.py --work build/train --out "$out" --steps 4000 \
-  --tokens-per-step 10240 --eval-every 250 "$@"
+  --focus-from 2380 --focus-steps 1500 --tokens-per-step 10240 --eval-every 250 "$@"
 rc=$?
 set -e
 took=$(( $(date +%s) - start ))
