@@ -1,410 +1,68 @@
 #include "engine/tokenizer.h"
 
-#include <sentencepiece_processor.h>
-
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <system_error>
-#include <type_traits>
-#include <utility>
 
 #include "engine/error.h"
+#include "engine/sentencepiece_tokenizer.h"
+#include "engine/tokenizer_json.h"
 
 namespace infini {
 namespace {
 
-static_assert(std::is_same_v<int, int32_t>,
-              "SentencePiece ids are int; we hand them out as int32_t");
-
-constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581, SentencePiece's space
-// After a forced cut this much text stays pending, so that the pieces near the cut
-// still see their right-hand context when the text around them is encoded again.
-constexpr size_t kForcedCutKeepBytes = 1024;
-
-// ---- The few model settings that decide where text may be cut ----
-// libsentencepiece does not install its protobuf headers, so they are read from the
-// serialized ModelProto (sentencepiece_model.proto) with a minimal wire-format reader.
-
-constexpr uint64_t kModelTrainerSpec = 2;          // ModelProto.trainer_spec
-constexpr uint64_t kModelNormalizerSpec = 3;       // ModelProto.normalizer_spec
-constexpr uint64_t kTrainerWhitespaceSuffix = 24;  // TrainerSpec.treat_whitespace_as_suffix
-constexpr uint64_t kNormalizerCharsmap = 2;        // NormalizerSpec.precompiled_charsmap
-constexpr uint64_t kNormalizerDummyPrefix = 3;     // NormalizerSpec.add_dummy_prefix
-constexpr uint64_t kNormalizerRemoveExtra = 4;     // NormalizerSpec.remove_extra_whitespaces
-constexpr uint64_t kNormalizerEscape = 5;          // NormalizerSpec.escape_whitespaces
-
-struct ModelSettings {
-  bool has_charsmap = false;  // without one the normalizer maps no characters
-  bool add_dummy_prefix = true;
-  bool remove_extra_whitespaces = true;
-  bool escape_whitespaces = true;
-  bool treat_whitespace_as_suffix = false;
-};
-
-bool read_varint(std::string_view data, size_t& pos, uint64_t& value) {
-  value = 0;
-  for (int shift = 0; shift < 64 && pos < data.size(); shift += 7) {
-    const auto byte = static_cast<uint8_t>(data[pos++]);
-    value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) return true;
+std::string read_tokenizer_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw EngineError(ErrorCode::kNotFound, "tokenizer file not found: " + path);
   }
-  return false;
-}
-
-// Calls visit(field, varint, bytes) for each varint and length-delimited field of a
-// message (bytes is empty for a varint); returns false on malformed input.
-template <typename Visit>
-bool for_each_field(std::string_view message, Visit&& visit) {
-  size_t pos = 0;
-  while (pos < message.size()) {
-    uint64_t key = 0;
-    if (!read_varint(message, pos, key)) return false;
-    uint64_t value = 0;
-    switch (key & 7) {
-      case 0:
-        if (!read_varint(message, pos, value)) return false;
-        visit(key >> 3, value, std::string_view());
-        break;
-      case 1:
-      case 5: {
-        const size_t width = (key & 7) == 1 ? 8 : 4;
-        if (message.size() - pos < width) return false;
-        pos += width;
-        break;
-      }
-      case 2:
-        if (!read_varint(message, pos, value) || value > message.size() - pos) return false;
-        visit(key >> 3, 0, message.substr(pos, value));
-        pos += value;
-        break;
-      default:
-        return false;  // groups: not used by sentencepiece_model.proto
-    }
+  std::ifstream file(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (!file.good() && !file.eof()) {
+    throw EngineError(ErrorCode::kCorruptData, "cannot read tokenizer file " + path);
   }
-  return true;
+  return bytes;
 }
 
-// Later occurrences of a field override earlier ones, as protobuf parsing does.
-bool read_model_settings(std::string_view model_proto, ModelSettings& settings) {
-  bool nested_ok = true;
-  const bool ok =
-      for_each_field(model_proto, [&](uint64_t field, uint64_t, std::string_view bytes) {
-        if (field == kModelNormalizerSpec) {
-          nested_ok &= for_each_field(bytes, [&](uint64_t f, uint64_t value, std::string_view b) {
-            if (f == kNormalizerCharsmap) settings.has_charsmap = !b.empty();
-            if (f == kNormalizerDummyPrefix) settings.add_dummy_prefix = value != 0;
-            if (f == kNormalizerRemoveExtra) settings.remove_extra_whitespaces = value != 0;
-            if (f == kNormalizerEscape) settings.escape_whitespaces = value != 0;
-          });
-        } else if (field == kModelTrainerSpec) {
-          nested_ok &= for_each_field(bytes, [&](uint64_t f, uint64_t value, std::string_view) {
-            if (f == kTrainerWhitespaceSuffix) settings.treat_whitespace_as_suffix = value != 0;
-          });
-        }
-      });
-  return ok && nested_ok;
+// tokenizer.json is a JSON object; a serialized ModelProto starts with a field tag
+// (0x0a: the pieces), never with '{' or whitespace.
+bool looks_like_json(std::string_view bytes) {
+  const size_t first = bytes.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && bytes[first] == '{';
 }
-
-// A NormalizerSpec with add_dummy_prefix = false, framed as ModelProto.normalizer_spec.
-// Appended to a serialized model it overrides that one field: protobuf merges a
-// message field that occurs twice.
-std::string no_dummy_prefix_override() {
-  const char spec[] = {static_cast<char>(kNormalizerDummyPrefix << 3), 0};
-  std::string out;
-  out.push_back(static_cast<char>(kModelNormalizerSpec << 3 | 2));
-  out.push_back(static_cast<char>(sizeof(spec)));
-  out.append(spec, sizeof(spec));
-  return out;
-}
-
-// True when some piece has U+2581 right after a character that is not U+2581: such a
-// piece could span a cut made before a whitespace run.
-bool has_piece_spanning_word_start(const sentencepiece::SentencePieceProcessor& processor) {
-  for (int id = 0; id < processor.GetPieceSize(); ++id) {
-    const std::string& piece = processor.IdToPiece(id);
-    for (size_t pos = piece.find(kSpaceSymbol, 1); pos != std::string::npos;
-         pos = piece.find(kSpaceSymbol, pos + 1)) {
-      if (pos < kSpaceSymbol.size() ||
-          std::string_view(piece).substr(pos - kSpaceSymbol.size(), kSpaceSymbol.size()) !=
-              kSpaceSymbol) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-std::unique_ptr<sentencepiece::SentencePieceProcessor> load_processor(std::string_view serialized,
-                                                                      const std::string& path) {
-  auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = processor->LoadFromSerializedProto(serialized);
-  if (!status.ok()) {
-    throw EngineError(
-        ErrorCode::kCorruptData,
-        "SentencePiece model " + path + " is corrupt or not a model: " + status.ToString());
-  }
-  return processor;
-}
-
-bool is_utf8_continuation(char byte) { return (static_cast<uint8_t>(byte) & 0xC0) == 0x80; }
 
 }  // namespace
 
 Tokenizer::~Tokenizer() = default;
 
-std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& model_path) {
+std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& path) {
+  const std::string bytes = read_tokenizer_file(path);
+  if (looks_like_json(bytes)) {
+    // tokenizer_config.json sits next to tokenizer.json in a Hugging Face repository.
+    const auto config = std::filesystem::path(path).parent_path() / "tokenizer_config.json";
+    std::error_code ec;
+    return load_tokenizer_json(bytes, path,
+                               std::filesystem::is_regular_file(config, ec)
+                                   ? std::optional<std::string>(config.string())
+                                   : std::nullopt);
+  }
+  return SentencePieceTokenizer::from_serialized(bytes, path);
+}
+
+std::shared_ptr<const Tokenizer> Tokenizer::load_from_model_dir(const std::string& dir) {
+  const std::filesystem::path root(dir);
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(model_path, ec)) {
-    throw EngineError(ErrorCode::kNotFound, "SentencePiece model not found: " + model_path);
+  for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
+    if (std::filesystem::is_regular_file(root / name, ec)) return load((root / name).string());
   }
-  std::ifstream file(model_path, std::ios::binary);
-  std::string serialized((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (!file.good() && !file.eof()) {
-    throw EngineError(ErrorCode::kCorruptData, "cannot read SentencePiece model " + model_path);
-  }
-  std::shared_ptr<Tokenizer> tokenizer(new Tokenizer());
-  tokenizer->processor_ = load_processor(serialized, model_path);
-  ModelSettings settings;
-  if (!read_model_settings(serialized, settings)) {
-    throw EngineError(ErrorCode::kCorruptData,
-                      "SentencePiece model " + model_path + " is not a valid ModelProto");
-  }
-  // With whitespace as suffix the dummy space goes at the end of the text, where the
-  // continuation after a forced cut needs it too.
-  tokenizer->continuation_processor_ = load_processor(
-      settings.treat_whitespace_as_suffix ? serialized : serialized + no_dummy_prefix_override(),
-      model_path);
-
-  // A byte is whitespace when the normalizer turns it into a word boundary exactly
-  // as it does a space (nmt_nfkc: \t \n \f \r and space; identity: space only).
-  CutRules& rules = tokenizer->cut_rules_;
-  const auto reference = tokenizer->encode(std::string_view("x y"));
-  for (int byte = 0; byte < 0x80; ++byte) {
-    const char between[] = {'x', static_cast<char>(byte), 'y'};
-    rules.whitespace[byte] = tokenizer->encode(std::string_view(between, 3)) == reference;
-  }
-
-  // Cutting before a whitespace run is exact when no piece spans a word start and
-  // text after the cut can be encoded on its own to the same pieces:
-  // - remove_extra_whitespaces (the default): the normalizer drops the leading
-  //   whitespace and adds the dummy prefix, giving the one U+2581 that whole-text
-  //   normalization gives there; trailing whitespace before a cut is dropped too.
-  // - whitespace kept (Llama): the text after a cut is encoded without the dummy
-  //   prefix, its own spaces becoming U+2581. A cut inside a whitespace run would
-  //   split a whitespace-only piece, so a cut needs a byte before it that does not
-  //   normalize to a space: any byte without a character map (identity, as in
-  //   Llama), only ASCII with one (it may map U+3000 to a space).
-  // Other models (whitespace removal without a dummy prefix, whitespace as suffix,
-  // unescaped spaces, a piece across a word start) get forced cuts only.
-  rules.whitespace_cuts = rules.whitespace[' '] && settings.escape_whitespaces &&
-                          !settings.treat_whitespace_as_suffix &&
-                          !(settings.remove_extra_whitespaces && !settings.add_dummy_prefix) &&
-                          !has_piece_spanning_word_start(*tokenizer->processor_);
-  rules.dummy_prefix_after_cut = settings.remove_extra_whitespaces;
-  rules.ascii_before_cut = !settings.remove_extra_whitespaces && settings.has_charsmap;
-  return tokenizer;
+  throw EngineError(ErrorCode::kNotFound,
+                    "no tokenizer in model directory " + dir + ": expected tokenizer.json "
+                    "(Hugging Face) or tokenizer.model (SentencePiece)");
 }
 
-std::vector<int32_t> Tokenizer::encode_with(const sentencepiece::SentencePieceProcessor& processor,
-                                            std::string_view text) const {
-  std::vector<int> ids;
-  const auto status = processor.Encode(text, &ids);
-  if (!status.ok()) {
-    throw EngineError(ErrorCode::kInternal, "SentencePiece encode failed: " + status.ToString());
-  }
-  return ids;
-}
-
-std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
-  return encode_with(*processor_, text);
-}
-
-std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
-  const int32_t size = processor_->GetPieceSize();
-  for (int32_t id : ids) {
-    if (id < 0 || id >= size) {
-      throw EngineError(
-          ErrorCode::kOutOfRange,
-          "token id " + std::to_string(id) + " outside the vocabulary of " + std::to_string(size));
-    }
-  }
-  std::string text;
-  const auto status = processor_->Decode(ids, &text);
-  if (!status.ok()) {
-    throw EngineError(ErrorCode::kInternal, "SentencePiece decode failed: " + status.ToString());
-  }
-  return text;
-}
-
-std::string Tokenizer::piece_text(int32_t id) const {
-  if (id < 0 || id >= processor_->GetPieceSize()) {
-    throw EngineError(ErrorCode::kOutOfRange, "token id " + std::to_string(id) +
-                                                  " outside the vocabulary of " +
-                                                  std::to_string(processor_->GetPieceSize()));
-  }
-  if (processor_->IsControl(id)) return "";
-  const std::string& piece = processor_->IdToPiece(id);
-  if (processor_->IsByte(id)) {
-    // "<0xAB>": decoding emits the raw byte.
-    return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
-  }
-  if (processor_->IsUnknown(id)) return " \xE2\x81\x87 ";  // SentencePiece's default unk surface
-  std::string text;
-  for (size_t pos = 0; pos < piece.size();) {
-    if (piece.compare(pos, kSpaceSymbol.size(), kSpaceSymbol) == 0) {
-      text.push_back(' ');
-      pos += kSpaceSymbol.size();
-    } else {
-      text.push_back(piece[pos++]);
-    }
-  }
-  return text;
-}
-
-int32_t Tokenizer::piece_to_id(std::string_view piece) const {
-  const int id = processor_->PieceToId(piece);
-  // PieceToId answers unk_id for any piece it does not know.
-  if (id == processor_->unk_id() && processor_->IdToPiece(id) != piece) return -1;
-  return id;
-}
-
-int64_t Tokenizer::vocab_size() const { return processor_->GetPieceSize(); }
-int32_t Tokenizer::bos_id() const { return processor_->bos_id(); }
-int32_t Tokenizer::eos_id() const { return processor_->eos_id(); }
-
-// ---- StreamingEncoder ----
-
-StreamingEncoder::StreamingEncoder(std::shared_ptr<const Tokenizer> tokenizer)
-    : tokenizer_(std::move(tokenizer)) {
-  if (!tokenizer_) throw EngineError(ErrorCode::kInvalidArgument, "StreamingEncoder: no tokenizer");
-}
-
-std::vector<int32_t> StreamingEncoder::push(std::string_view chunk) {
-  std::vector<int32_t> out;
-  // A large chunk goes in slices, which changes no id (the output does not depend on
-  // chunking) but keeps each encode short: SentencePiece gets slower per byte on
-  // very long inputs (10 MB at once is about 6x slower than in 64 KiB pieces).
-  while (!chunk.empty()) {
-    const size_t slice = std::min(chunk.size(), kMaxPendingBytes);
-    push_slice(chunk.substr(0, slice), out);
-    chunk.remove_prefix(slice);
-  }
-  return out;
-}
-
-void StreamingEncoder::push_slice(std::string_view slice, std::vector<int32_t>& out) {
-  const size_t old_size = pending_.size();
-  pending_.append(slice);
-  // Only the new bytes can hold a new cut point; all text before the last one is final.
-  if (const size_t cut = last_cut(old_size); cut > 0) {
-    const auto ids = encode_pending_prefix(cut);
-    out.insert(out.end(), ids.begin(), ids.end());
-    pending_.erase(0, cut);
-    start_ = PendingStart::kWhitespace;
-  }
-  if (pending_.size() > kMaxPendingBytes) force_cut(out);
-}
-
-std::vector<int32_t> StreamingEncoder::finish() {
-  std::vector<int32_t> out;
-  if (!pending_.empty()) out = encode_pending_prefix(pending_.size());
-  pending_.clear();
-  start_ = PendingStart::kDocumentStart;
-  return out;
-}
-
-void StreamingEncoder::restore_pending(std::string pending, PendingStart start) {
-  pending_ = std::move(pending);
-  start_ = start;
-}
-
-void StreamingEncoder::restore_pending(std::string pending, bool at_start) {
-  restore_pending(std::move(pending),
-                  at_start ? PendingStart::kDocumentStart : PendingStart::kWhitespace);
-}
-
-// The safe cut rule: a cut at i (0 < i) is safe when pending_[i] is a whitespace
-// byte and pending_[i - 1] is not, i.e. just before a whitespace run. Whitespace
-// bytes are ASCII, so a cut never falls inside a UTF-8 character. A U+2581 in the
-// text counts as whitespace before a cut: escaping turns spaces into that very
-// character, so "x\u2581 y" has a whitespace run "\u2581\u2581" that a
-// whitespace-only piece may cover (found by tests/fuzz/tokenizer_stream_fuzz.cc).
-// Returns 0 when there is no cut at or after `from`.
-size_t StreamingEncoder::last_cut(size_t from) const {
-  const Tokenizer::CutRules& rules = tokenizer_->cut_rules_;
-  if (!rules.whitespace_cuts) return 0;
-  const size_t lowest = from > 1 ? from : 1;
-  for (size_t i = pending_.size(); i-- > lowest;) {
-    const auto byte = static_cast<uint8_t>(pending_[i]);
-    const auto before = static_cast<uint8_t>(pending_[i - 1]);
-    if (rules.whitespace[byte] && !rules.whitespace[before] &&
-        (!rules.ascii_before_cut || before < 0x80) &&
-        !std::string_view(pending_).substr(0, i).ends_with(kSpaceSymbol)) {
-      return i;
-    }
-  }
-  return 0;
-}
-
-const sentencepiece::SentencePieceProcessor& StreamingEncoder::processor_for_pending() const {
-  const Tokenizer& tokenizer = *tokenizer_;
-  if (start_ == PendingStart::kDocumentStart) return *tokenizer.processor_;
-  // Inside a word nothing may be prepended; text that starts with whitespace
-  // (after a whitespace cut, or a forced cut that landed on whitespace) starts a word.
-  const bool starts_word =
-      !pending_.empty() && tokenizer.cut_rules_.whitespace[static_cast<uint8_t>(pending_[0])];
-  if (start_ == PendingStart::kInsideWord && !starts_word) {
-    return *tokenizer.continuation_processor_;
-  }
-  return tokenizer.cut_rules_.dummy_prefix_after_cut ? *tokenizer.processor_
-                                                     : *tokenizer.continuation_processor_;
-}
-
-std::vector<int32_t> StreamingEncoder::encode_pending_prefix(size_t length) const {
-  return tokenizer_->encode_with(processor_for_pending(),
-                                 std::string_view(pending_).substr(0, length));
-}
-
-// Pending text has outgrown kMaxPendingBytes without a safe cut (a very long run
-// without whitespace). Encodes all of it, emits the pieces up to a piece boundary
-// about kForcedCutKeepBytes before the end and keeps the rest pending, encoded
-// later without a dummy prefix. The ids near the cut may then differ from
-// whole-text encoding (a piece that would have spanned the cut is split), but the
-// decoded text is unchanged, and memory stays bounded.
-void StreamingEncoder::force_cut(std::vector<int32_t>& out) {
-  sentencepiece::ImmutableSentencePieceText text;
-  const auto status = processor_for_pending().Encode(pending_, text.mutable_proto());
-  if (!status.ok()) {
-    throw EngineError(ErrorCode::kInternal, "SentencePiece encode failed: " + status.ToString());
-  }
-  const auto pieces = text.pieces();
-  // Piece offsets are in the original text. The pieces that one original span
-  // becomes (bytes of a character under byte fallback, a ligature's letters) are
-  // all empty but the last, so a span ends after a non-empty piece.
-  const size_t target = pending_.size() - kForcedCutKeepBytes;
-  size_t cut_piece = 0;
-  for (size_t k = 1; k < pieces.size(); ++k) {
-    const auto& before = pieces[k - 1];
-    const size_t cut = pieces[k].begin();
-    if (before.begin() >= before.end() || before.end() != cut || cut == 0 ||
-        cut >= pending_.size() || is_utf8_continuation(pending_[cut])) {
-      continue;
-    }
-    if (cut > target && cut_piece > 0) break;
-    cut_piece = k;
-    if (cut > target) break;
-  }
-  if (cut_piece == 0) {
-    // No piece boundary at all (one span covering everything): emit everything.
-    for (const auto& piece : pieces) out.push_back(static_cast<int32_t>(piece.id()));
-    pending_.clear();
-  } else {
-    for (size_t k = 0; k < cut_piece; ++k) out.push_back(static_cast<int32_t>(pieces[k].id()));
-    pending_.erase(0, pieces[cut_piece].begin());
-  }
-  start_ = PendingStart::kInsideWord;
+std::vector<Tokenizer::TemplatePart> Tokenizer::split_at_added_tokens(std::string_view text) const {
+  return {TemplatePart{text, -1}};
 }
 
 }  // namespace infini

@@ -77,8 +77,7 @@ int serve(const infini::server::ServerConfig& config) {
                              "' does not exist: pass --model DIR or set INFINI_MODEL");
   }
   auto model = Model::load(config.model_dir, options);
-  auto tokenizer =
-      Tokenizer::load((std::filesystem::path(config.model_dir) / "tokenizer.model").string());
+  auto tokenizer = Tokenizer::load_from_model_dir(config.model_dir);
   const ModelConfig& mc = model->config();
   if (tokenizer->vocab_size() > mc.vocab_size) {
     throw EngineError(ErrorCode::kInvalidArgument,

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/sentencepiece_tokenizer.h"
 #include "engine/tokenizer.h"
 #include "server/utf8_validator.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -109,7 +110,8 @@ void append(std::vector<int32_t>& out, const std::vector<int32_t>& ids) {
 
 double total_score(const Tokenizer& tokenizer, const std::vector<int32_t>& ids) {
   double score = 0.0;
-  for (int32_t id : ids) score += tokenizer.processor().GetScore(id);
+  const auto& sentencepiece = dynamic_cast<const SentencePieceTokenizer&>(tokenizer);
+  for (int32_t id : ids) score += sentencepiece.processor().GetScore(id);
   return score;
 }
 

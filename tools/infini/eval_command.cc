@@ -139,8 +139,7 @@ int eval_command(const std::vector<std::string>& args) {
   auto model = Model::load(o.model_dir, load);
   std::shared_ptr<const Model> memory_off;
   if (o.baselines) memory_off = Model::load(o.model_dir, memory_off_options(load));
-  auto tokenizer =
-      Tokenizer::load((std::filesystem::path(o.model_dir) / "tokenizer.model").string());
+  auto tokenizer = Tokenizer::load_from_model_dir(o.model_dir);
   const PromptTemplate prompt = PromptTemplate::load(o.model_dir);
   const ModelConfig& config = model->config();
   if (std::filesystem::exists(std::filesystem::path(o.model_dir) / "UNTRAINED")) {

@@ -39,7 +39,7 @@ int make_doc_command(const std::vector<std::string>& args) {
                 flags.str("prose-file", (std::filesystem::path(model_dir) / "eval-prose.txt").string()))
           : Filler::repeat();
 
-  auto tokenizer = Tokenizer::load((std::filesystem::path(model_dir) / "tokenizer.model").string());
+  auto tokenizer = Tokenizer::load_from_model_dir(model_dir);
   const PromptTemplate prompt = PromptTemplate::load(model_dir);
   const EvalDocuments documents(tokenizer, prompt.document_prefix, filler);
   EvalRandom random(static_cast<uint64_t>(seed), task, length, 0);

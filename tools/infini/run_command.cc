@@ -81,7 +81,7 @@ int run_command(const std::vector<std::string>& args) {
   options.backend = flags.backend();
   if (flags.has("gate")) options.gate = static_cast<float>(flags.number("gate", 0.5));
   auto model = Model::load(dir, options);
-  auto tokenizer = Tokenizer::load((std::filesystem::path(dir) / "tokenizer.model").string());
+  auto tokenizer = Tokenizer::load_from_model_dir(dir);
   const PromptTemplate prompt = PromptTemplate::load(dir);
   const ModelConfig& config = model->config();
   if (std::filesystem::exists(std::filesystem::path(dir) / "UNTRAINED")) {

@@ -58,8 +58,7 @@ int main(int argc, char** argv) {
 
     infini::LoadOptions options;
     auto model = infini::Model::load(model_dir, options);
-    auto tokenizer = infini::Tokenizer::load(
-        (std::filesystem::path(model_dir) / "tokenizer.model").string());
+    auto tokenizer = infini::Tokenizer::load_from_model_dir(model_dir);
 
     infini::client::InfiniClient client(server);
     infini::client::IngestOptions ingest;
