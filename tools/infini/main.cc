@@ -19,6 +19,7 @@ commands:
               --model DIR --doc FILE (--question TEXT | --summarize) [--max-tokens N]
               [--temperature T --top-k K --top-p P --seed S] [--dtype bf16|f32]
               [--chunk-bytes N] [--gate G] [--no-progress] [--backend cpu|cuda]
+              [--segment-size S]  (a checkpoint without memory_gate runs memory off unless --gate)
   logits      write float32 logits [tokens x vocab] for a file of token ids
               --model DIR --ids-file FILE --out FILE [--chunk N] [--dtype f32|bf16]
               [--backend cpu|cuda]
@@ -40,6 +41,11 @@ commands:
   make-doc    write one such document to a file; prints its question and answer
               passkey|needle|summary --model DIR --length N --out FILE
               [--filler repeat|prose] [--prose-file FILE] [--depth D] [--seed S]
+  convert     an Infini checkpoint from a plain Llama-family one: config.json gains
+              segment_size and memory_update, every layer a memory_gate (logit -4), weights
+              hard-linked (copied across file systems), tokenizer and templates copied
+              --from DIR --out DIR --segment S --update delta|linear [--gate-logit B]
+              [--force (re-initialise an Infini checkpoint's gates)] [--copy]
 
 --backend: the engine's device, cpu (default) or cuda (an NVIDIA GPU; needs a build with
 the CUDA toolkit). Run `infini <command> --help` for the same text.)";
@@ -67,6 +73,7 @@ int main(int argc, char** argv) {
     if (command == "bench") return infini::tool::bench_command(args);
     if (command == "eval") return infini::tool::eval_command(args);
     if (command == "make-doc") return infini::tool::make_doc_command(args);
+    if (command == "convert") return infini::tool::convert_command(args);
     std::fprintf(stderr, "infini: unknown command '%s'\n%s\n", command.c_str(), kUsage);
     return 2;
   } catch (const infini::EngineError& e) {
