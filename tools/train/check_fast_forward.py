@@ -35,6 +35,24 @@ def check(update: str, heads: int, kv_heads: int) -> float:
     return error
 
 
+def check_layer_checkpointing() -> float:
+    """Recomputing layers in the backward pass (checkpoint_layers, used for
+    long documents) gives the same gradients as keeping their activations."""
+    config = InfiniConfig(vocab_size=61, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=4, head_dim=8,
+                          rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=True,
+                          segment_size=8, memory_update="delta")
+    model = random_model(config, seed=3, init_std=0.2)
+    ids = torch.randint(0, config.vocab_size, (2, 5 * config.segment_size),
+                        generator=torch.Generator().manual_seed(7))
+    grads = []
+    for checkpointed in (False, True):
+        model.zero_grad()
+        fast_forward.forward(model, ids, checkpoint_layers=checkpointed).square().mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    return ((grads[1] - grads[0]).abs().max() / grads[0].abs().max()).item()
+
+
 def main() -> int:
     worst = 0.0
     for update in ("linear", "delta"):
@@ -42,6 +60,9 @@ def main() -> int:
             error = check(update, heads, kv_heads)
             print(f"{update:6s} heads {heads}/{kv_heads}: max relative error {error:.2e}")
             worst = max(worst, error)
+    error = check_layer_checkpointing()
+    print(f"layer checkpointing: max relative gradient error {error:.2e}")
+    worst = max(worst, error)
     if worst > 1e-10:
         print(f"FAIL: the training forward differs from the reference ({worst:.2e} > 1e-10)")
         return 1

@@ -22,6 +22,7 @@ from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import Tensor
 
 from infini_reference import InfiniForCausalLM, sigma
@@ -75,55 +76,73 @@ def memory_read(sq: Tensor, before: Tensor, memory_dtype) -> Tensor:
 
 
 def forward(model: InfiniForCausalLM, ids: Tensor, gate_override: float = None,
-            return_memory: bool = False):
+            return_memory: bool = False, checkpoint_layers: bool = False):
     """ids [B, T], T a multiple of segment_size -> logits [B, T, vocab]
-    (and, with return_memory, per layer the final (M, z))."""
+    (and, with return_memory, per layer the final (M, z)).
+
+    checkpoint_layers: keep only each layer's input for the backward pass and
+    recompute the rest (one more forward, a third more time): the local
+    attention's scores alone are 4 x T x S floats per layer, 1 GiB per layer
+    for a 64K-token document in segments of 256."""
     cfg = model.config
     B, T = ids.shape
     S, d = cfg.segment_size, cfg.head_dim
     if T % S != 0:
         raise ValueError(f"length {T} is not a multiple of the segment size {S}")
-    n = T // S
-    H, G = cfg.num_attention_heads, cfg.num_key_value_heads
     x = model.model.embed_tokens(ids)
     compute = torch.promote_types(x.dtype, torch.float32)
-    memory_dtype = compute
     cos, sin = _rope_tables(S, d, cfg.rope_theta, x.dtype, x.device)
     causal = torch.ones(S, S, dtype=torch.bool, device=x.device).triu(1)
     finals = []
     for layer in model.model.layers:
-        attn = layer.self_attn
-        h = layer.input_layernorm(x)
-        q = attn.q_proj(h).view(B, n, S, H, d).permute(0, 3, 1, 2, 4)   # [B, H, n, S, d]
-        k = attn.k_proj(h).view(B, n, S, G, d).permute(0, 3, 1, 2, 4)   # [B, G, n, S, d]
-        v = attn.v_proj(h).view(B, n, S, G, d).permute(0, 3, 1, 2, 4)
-        rep = H // G
-
-        # Local causal attention inside every segment at once, RoPE by in-segment offset.
-        q_rot = _rotate(q, cos, sin)
-        k_rot, v_h = _rotate(k, cos, sin), v
-        if rep > 1:
-            k_rot, v_h = k_rot.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        scores = (q_rot @ k_rot.transpose(-1, -2)) / math.sqrt(d)        # [B, H, n, S, S]
-        scores = scores.to(compute).masked_fill(causal, float("-inf"))
-        a_dot = torch.softmax(scores, dim=-1).to(v.dtype) @ v_h
-
-        # Memory: the recurrence over segments, then retrieval for all of them.
-        sk = sigma(k.to(compute)).to(k.dtype)
-        before, last = memory_scan(sk, v, cfg.memory_update == "delta", memory_dtype)
+        if checkpoint_layers and torch.is_grad_enabled():
+            x, last = torch.utils.checkpoint.checkpoint(
+                _layer, layer, cfg, x, cos, sin, causal, compute, gate_override)
+        else:
+            x, last = _layer(layer, cfg, x, cos, sin, causal, compute, gate_override)
         finals.append((last[..., :d], last[..., d]))
-        sq = sigma(q.to(compute)).to(q.dtype)
-        if rep > 1:
-            before = before.repeat_interleave(rep, dim=1)
-        a_mem = memory_read(sq, before, memory_dtype).to(a_dot.dtype)
-
-        gate_logit = attn.memory_gate
-        gate = torch.sigmoid(gate_logit).view(1, H, 1, 1, 1).to(a_dot.dtype)
-        if gate_override is not None:
-            gate = torch.full_like(gate, gate_override)
-        mixed = gate * a_mem + (1 - gate) * a_dot                           # [B, H, n, S, d]
-        attended = mixed.permute(0, 2, 3, 1, 4).reshape(B, T, H * d)
-        x = x + attn.o_proj(attended)
-        x = x + layer.mlp(layer.post_attention_layernorm(x))
     logits = model.lm_head(model.model.norm(x))
     return (logits, finals) if return_memory else logits
+
+
+def _layer(layer, cfg, x: Tensor, cos: Tensor, sin: Tensor, causal: Tensor, compute,
+           gate_override: float = None) -> Tuple[Tensor, Tensor]:
+    """One decoder layer over the whole document -> (x, final augmented memory [M | z])."""
+    B, T = x.shape[0], x.shape[1]
+    S, d = cfg.segment_size, cfg.head_dim
+    n = T // S
+    H, G = cfg.num_attention_heads, cfg.num_key_value_heads
+    memory_dtype = compute
+    attn = layer.self_attn
+    h = layer.input_layernorm(x)
+    q = attn.q_proj(h).view(B, n, S, H, d).permute(0, 3, 1, 2, 4)   # [B, H, n, S, d]
+    k = attn.k_proj(h).view(B, n, S, G, d).permute(0, 3, 1, 2, 4)   # [B, G, n, S, d]
+    v = attn.v_proj(h).view(B, n, S, G, d).permute(0, 3, 1, 2, 4)
+    rep = H // G
+
+    # Local causal attention inside every segment at once, RoPE by in-segment offset.
+    q_rot = _rotate(q, cos, sin)
+    k_rot, v_h = _rotate(k, cos, sin), v
+    if rep > 1:
+        k_rot, v_h = k_rot.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+    scores = (q_rot @ k_rot.transpose(-1, -2)) / math.sqrt(d)        # [B, H, n, S, S]
+    scores = scores.to(compute).masked_fill(causal, float("-inf"))
+    a_dot = torch.softmax(scores, dim=-1).to(v.dtype) @ v_h
+
+    # Memory: the recurrence over segments, then retrieval for all of them.
+    sk = sigma(k.to(compute)).to(k.dtype)
+    before, last = memory_scan(sk, v, cfg.memory_update == "delta", memory_dtype)
+    sq = sigma(q.to(compute)).to(q.dtype)
+    if rep > 1:
+        before = before.repeat_interleave(rep, dim=1)
+    a_mem = memory_read(sq, before, memory_dtype).to(a_dot.dtype)
+
+    gate_logit = attn.memory_gate
+    gate = torch.sigmoid(gate_logit).view(1, H, 1, 1, 1).to(a_dot.dtype)
+    if gate_override is not None:
+        gate = torch.full_like(gate, gate_override)
+    mixed = gate * a_mem + (1 - gate) * a_dot                           # [B, H, n, S, d]
+    attended = mixed.permute(0, 2, 3, 1, 4).reshape(B, T, H * d)
+    x = x + attn.o_proj(attended)
+    x = x + layer.mlp(layer.post_attention_layernorm(x))
+    return x, last

@@ -26,14 +26,16 @@ last step is done it writes the model directory OUT.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
 import os
 import random
+import signal
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +52,10 @@ from infini_reference import InfiniConfig, InfiniForCausalLM, save_checkpoint  #
 import sentencepiece as spm  # noqa: E402
 
 SEGMENT = 64
+# Steps with more tokens than this recompute each layer in the backward pass
+# instead of keeping its activations (gen2's 64K-128K-token documents would
+# need 6-12 GB here otherwise); gen1's steps are all below it.
+CHECKPOINT_TOKENS = 32768
 LENGTHS = [2, 4, 8, 16, 32, 64, 128, 256]  # document lengths in segments
 # Mostly passkey: with 45% of other tasks a 30-minute CPU run learnt local
 # copying but no retrieval through memory (see the model card).
@@ -57,11 +63,71 @@ TASK_MIX = [("passkey", "repeat", 0.70), ("passkey", "prose", 0.15), ("needle", 
             ("summary", "repeat", 0.05)]
 
 
-def model_config(vocab: int) -> InfiniConfig:
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """What differs between the shipped model's run (gen1) and the second
+    generation (gen2, issue #17). Everything not named here is shared."""
+    name: str
+    segment: int                      # tokens per segment (one memory fold each)
+    heads: int
+    head_dim: int
+    lengths: Tuple[int, ...]          # stage one's document lengths, in segments
+    length_stages: Tuple[Tuple[float, int], ...]  # (progress below which, longest allowed)
+    passkey_only_until: float         # progress: passkey with repeated filler only before it
+    task_mix: Tuple[Tuple[str, str, float], ...]
+    focus_mix: Tuple[Tuple[str, str, float], ...]
+    focus_lengths: Tuple[int, ...]
+    focus_length_weights: Tuple[float, ...]
+    # Answer-loss weight per task (None: gen1's batch-wide terms, unchanged).
+    task_weights: Optional[Tuple[Tuple[str, float], ...]]
+    eval_lengths: Tuple[int, ...]     # teacher-forced checks during training, tokens
+    # Weight of the term on the answer's pieces after the first in stage one
+    # (stage two has FocusStage.LATER_WEIGHT). gen1 had none, and its second
+    # digit group collapsed to a constant guess until stage two (run 12).
+    stage_one_later_weight: float = 0.0
+
+
+RECIPES = {
+    # The shipped model (models/demo, model card run 12).
+    "gen1": Recipe(
+        name="gen1", segment=64, heads=4, head_dim=48, lengths=tuple(LENGTHS),
+        length_stages=((0.05, 8), (0.15, 32), (0.45, 64), (0.65, 128), (1.01, 256)),
+        passkey_only_until=0.45, task_mix=tuple(TASK_MIX),
+        focus_mix=(("passkey", "repeat", 0.85), ("passkey", "prose", 0.15)),
+        focus_lengths=(2, 4, 8, 16, 32, 64, 128, 256),
+        focus_length_weights=(1, 1, 1, 1, 1, 1, 0.5, 0.5), task_weights=None,
+        eval_lengths=(2048, 8192, 32768)),
+    # Issue #17. Reach is bounded by memory folds, not tokens: segments of
+    # 256 make 1M tokens 4,096 folds (gen1: 16,384), and documents of up to
+    # 512 folds (128K tokens) give the ~8x margin gen1 had past its longest
+    # document (256 folds reached ~4,096). Wider heads (64: memory holds
+    # 4 x 64^2 associations per layer against 4 x 48^2). Needles and
+    # summaries get a share of both stages and per-document answer weights,
+    # so a summary's 20 tokens neither drown a key's two nor vanish.
+    "gen2": Recipe(
+        name="gen2", segment=256, heads=4, head_dim=64,
+        lengths=(2, 4, 8, 16, 32, 64, 128, 256),
+        length_stages=((0.05, 8), (0.15, 32), (0.35, 64), (0.55, 128), (1.01, 256)),
+        passkey_only_until=0.35,
+        task_mix=(("passkey", "repeat", 0.45), ("passkey", "prose", 0.15), ("needle", "repeat", 0.25),
+                  ("summary", "repeat", 0.15)),
+        focus_mix=(("passkey", "repeat", 0.35), ("passkey", "prose", 0.20), ("needle", "repeat", 0.25),
+                   ("needle", "prose", 0.05), ("summary", "repeat", 0.15)),
+        focus_lengths=(2, 4, 8, 16, 32, 64, 128, 256, 512),
+        focus_length_weights=(1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25),
+        task_weights=(("passkey", 1.0), ("needle", 1.5), ("summary", 1.5)),
+        eval_lengths=(4096, 32768), stage_one_later_weight=2.0),
+}
+
+
+def model_config(vocab: int, recipe: Optional[Recipe] = None) -> InfiniConfig:
+    r = recipe or RECIPES["gen1"]
     return InfiniConfig(vocab_size=vocab, hidden_size=192, intermediate_size=512,
-                        num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4,
-                        head_dim=48, rms_norm_eps=1e-6, rope_theta=10000.0,
-                        tie_word_embeddings=True, segment_size=SEGMENT, memory_update="delta")
+                        num_hidden_layers=3, num_attention_heads=r.heads, num_key_value_heads=r.heads,
+                        head_dim=r.head_dim, rms_norm_eps=1e-6, rope_theta=10000.0,
+                        tie_word_embeddings=True, segment_size=r.segment, memory_update="delta")
 
 
 def init_weights(model: InfiniForCausalLM, seed: int) -> None:
@@ -85,27 +151,23 @@ def init_weights(model: InfiniForCausalLM, seed: int) -> None:
 class Schedule:
     """Curriculum and learning rate as functions of progress p in [0, 1]."""
 
-    def __init__(self, steps: int, lr: float):
+    def __init__(self, steps: int, lr: float, recipe: Optional[Recipe] = None):
         self.steps, self.lr = steps, lr
+        self.recipe = recipe or RECIPES["gen1"]
 
     def progress(self, step: int) -> float:
         return step / max(1, self.steps)
 
     def max_length(self, p: float) -> int:
-        if p < 0.05:
-            return 8
-        if p < 0.15:
-            return 32
-        if p < 0.45:
-            return 64
-        if p < 0.65:
-            return 128
-        return 256
+        for until, longest in self.recipe.length_stages:
+            if p < until:
+                return longest
+        return self.recipe.length_stages[-1][1]
 
     def single_task(self, p: float) -> bool:
         """Passkey with repeated filler only, until retrieval through memory is
         learnt at 4K tokens (training-notes experiment 2 trained on nothing else)."""
-        return p < 0.45
+        return p < self.recipe.passkey_only_until
 
     def local_share(self, p: float) -> float:
         """Share of keys right before the question (mostly inside its segment)."""
@@ -128,20 +190,22 @@ class Schedule:
 
 def draw_batch(maker: tasks.TaskMaker, schedule: Schedule, step: int, seed: int,
                tokens_per_step: int):
+    recipe = schedule.recipe
+    segment = recipe.segment
     rng = random.Random(seed * 1_000_003 + step)
     p = schedule.progress(step)
-    allowed = [n for n in LENGTHS if n <= schedule.max_length(p)]
+    allowed = [n for n in recipe.lengths if n <= schedule.max_length(p)]
     weights = [2.0 if n == allowed[-1] else 1.0 for n in allowed]  # the longest twice
     segments = rng.choices(allowed, weights)[0]
     # The document ends anywhere in its last segment: with a fixed end the
     # question sat at one offset and a key "right before it" was always in its
     # own segment, so nothing near the question ever had to come from memory.
-    target = (segments - 1) * SEGMENT + rng.randint(8, SEGMENT)
-    batch = max(1, tokens_per_step // (segments * SEGMENT))
+    target = (segments - 1) * segment + rng.randint(8, segment)
+    batch = max(1, tokens_per_step // (segments * segment))
     samples = []
     for _ in range(batch):
         r = rng.random()
-        for task, filler, share in TASK_MIX:
+        for task, filler, share in recipe.task_mix:
             r -= share
             if r < 0:
                 break
@@ -170,8 +234,13 @@ class FocusStage:
     LATER_WEIGHT = 4.0    # the later pieces' term, against the answer's 2
     LOCAL_SHARE = 0.3     # keys right before the question: the copy is learnt there first
 
-    def __init__(self, first_step: int, steps: int, lr: float):
+    def __init__(self, first_step: int, steps: int, lr: float, recipe: Optional[Recipe] = None):
         self.first_step, self.steps, self.lr = first_step, steps, lr
+        self.recipe = recipe or RECIPES["gen1"]
+        if recipe is not None:  # gen1 keeps the class attributes above
+            self.MIX = list(recipe.focus_mix)
+            self.LENGTHS = list(recipe.focus_lengths)
+            self.LENGTH_WEIGHTS = list(recipe.focus_length_weights)
 
     def learning_rate(self, step: int) -> float:
         k = step - self.first_step
@@ -180,10 +249,11 @@ class FocusStage:
 
     def draw_batch(self, maker: tasks.TaskMaker, step: int, seed: int, tokens_per_step: int):
         rng = random.Random(seed * 1_000_003 + step)
+        segment = self.recipe.segment
         segments = rng.choices(self.LENGTHS, self.LENGTH_WEIGHTS)[0]
-        target = (segments - 1) * SEGMENT + rng.randint(8, SEGMENT)
+        target = (segments - 1) * segment + rng.randint(8, segment)
         samples = []
-        for _ in range(max(1, tokens_per_step // (segments * SEGMENT))):
+        for _ in range(max(1, tokens_per_step // (segments * segment))):
             r = rng.random()
             for task, filler, share in self.MIX:
                 r -= share
@@ -194,9 +264,9 @@ class FocusStage:
         return samples, segments
 
 
-def collate(samples: List[tasks.Sample], device: str):
+def collate(samples: List[tasks.Sample], device: str, segment: int = SEGMENT):
     longest = max(len(s.ids) for s in samples)
-    T = -(-longest // SEGMENT) * SEGMENT
+    T = -(-longest // segment) * segment
     ids = torch.zeros(len(samples), T, dtype=torch.long)
     lm_mask = torch.zeros(len(samples), T, dtype=torch.bool)      # position t predicts ids[t+1]
     answer_mask = torch.zeros(len(samples), T, dtype=torch.bool)
@@ -211,14 +281,34 @@ def collate(samples: List[tasks.Sample], device: str):
             key_mask.to(device))
 
 
+def document_weights(samples: List[tasks.Sample], recipe: Recipe, device: str):
+    """Per-document answer weights from the recipe's task weights (None for gen1)."""
+    if recipe.task_weights is None:
+        return None
+    weights = dict(recipe.task_weights)
+    return torch.tensor([weights.get(s.task, 1.0) for s in samples], device=device)
+
+
 def losses(model, ids, targets, lm_mask, answer_mask, key_mask, device, later_weight: float = 0.0,
-           end_id: int = -1):
+           end_id: int = -1, doc_weights=None):
     with torch.autocast(device_type=device, dtype=torch.bfloat16):
-        logits = fast_forward.forward(model, ids)
+        logits = fast_forward.forward(model, ids, checkpoint_layers=ids.numel() > CHECKPOINT_TOKENS)
     logp = F.cross_entropy(logits.float().transpose(1, 2), targets, reduction="none")
     lm = (logp * lm_mask).sum() / lm_mask.sum()
     # Per document, then averaged: a summary's long answer must not outweigh a key's digits.
-    answer = ((logp * answer_mask).sum(dim=1) / answer_mask.sum(dim=1)).mean()
+    per_doc = (logp * answer_mask).sum(dim=1) / answer_mask.sum(dim=1)
+    if doc_weights is not None:
+        # gen2: every term per document, weighted by its task, so a batch of
+        # summaries (20 answer tokens each) weighs what its documents weigh.
+        later_mask = answer_mask & ~key_mask & (targets != end_id)
+        first = (logp * key_mask).sum(dim=1)
+        later = (logp * later_mask).sum(dim=1) / later_mask.sum(dim=1).clamp(min=1)
+        total = doc_weights.sum()
+        term = (doc_weights * (per_doc + first + later_weight * later)).sum() / total
+        predicted = logits.argmax(-1)
+        correct = ((predicted == targets) | ~answer_mask).all(dim=1)
+        return lm, term, correct
+    answer = per_doc.mean()
     # The answer's first token is the one only retrieval can give (the rest can
     # be copied once it is found): it gets a term of its own.
     key = (logp * key_mask).sum() / key_mask.sum()
@@ -231,7 +321,7 @@ def losses(model, ids, targets, lm_mask, answer_mask, key_mask, device, later_we
 
 
 def evaluate(model, maker, device, seed: int, lengths=(2048, 8192, 32768), trials=12,
-             task="passkey", filler="repeat") -> Dict[int, float]:
+             task="passkey", filler="repeat", segment: int = SEGMENT) -> Dict[int, float]:
     """Exact-match accuracy by length, depths spread evenly (as `infini eval`)."""
     model.eval()
     out = {}
@@ -243,17 +333,17 @@ def evaluate(model, maker, device, seed: int, lengths=(2048, 8192, 32768), trial
                 samples = [maker.make(task, filler, length - 24, rng, depth=(i + 0.5) / trials, items=4
                                       if task == "needle" else 3 if task == "summary" else None)
                            for i in range(start, min(trials, start + 4))]
-                _, _, correct = losses(model, *collate(samples, device), device)
+                _, _, correct = losses(model, *collate(samples, device, segment), device)
                 hits += int(correct.sum())
             out[length] = hits / trials
     model.train()
     return out
 
 
-def save_training_checkpoint(path, model, optimizer, step, elapsed):
+def save_training_checkpoint(path, model, optimizer, step, elapsed, recipe: str = "gen1"):
     tmp = path + ".tmp"
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "elapsed": elapsed}, tmp)
+                "elapsed": elapsed, "recipe": recipe}, tmp)
     os.replace(tmp, path)
 
 
@@ -291,12 +381,23 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--minutes", type=float, default=0, help="stop (checkpointed) after this long")
     ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--eval-trials", type=int, default=12,
+                    help="documents per length in the teacher-forced checks (during and after the run)")
     ap.add_argument("--export-now", action="store_true",
                     help="export the last checkpoint as it is (a run stopped before its last step)")
     ap.add_argument("--checkpoint-minutes", type=float, default=4.0)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--recipe", choices=sorted(RECIPES), default="gen1",
+                    help="gen1: the shipped model; gen2: issue #17 (segments of 256, wider heads, all tasks)")
+    ap.add_argument("--tokenizer", default="",
+                    help="use this SentencePiece model (e.g. models/demo/tokenizer.model) instead of "
+                         "training one; copied to WORK/tokenizer.model")
+    ap.add_argument("--resume", action="store_true",
+                    help="require WORK/checkpoint.pt and continue from it (without it a checkpoint "
+                         "is still picked up when present)")
     args = ap.parse_args()
+    recipe = RECIPES[args.recipe]
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -313,13 +414,17 @@ def main() -> int:
     eval_prose = prose.load_sentences(prose.EVAL_SOURCE)
     tokenizer_model = os.path.join(args.work, "tokenizer.model")
     if not os.path.exists(tokenizer_model):
-        tokenizer_model = tokenizer_recipe.train_tokenizer(args.work, train_prose, args.seed)
+        if args.tokenizer:
+            with open(args.tokenizer, "rb") as src, open(tokenizer_model, "wb") as dst:
+                dst.write(src.read())
+        else:
+            tokenizer_model = tokenizer_recipe.train_tokenizer(args.work, train_prose, args.seed)
     sp = spm.SentencePieceProcessor(model_file=tokenizer_model)
     space = sp.piece_to_id("\u2581")
     maker = tasks.TaskMaker(lambda s: sp.encode(s), sp.piece_to_id(tasks.END), train_prose, space)
     eval_maker = tasks.TaskMaker(lambda s: sp.encode(s), sp.piece_to_id(tasks.END), eval_prose, space)
 
-    config = model_config(sp.get_piece_size())
+    config = model_config(sp.get_piece_size(), recipe)
     model = InfiniForCausalLM(config).float()
     init_weights(model, args.seed)
     model.to(args.device)
@@ -328,15 +433,22 @@ def main() -> int:
     optimizer = torch.optim.AdamW([{"params": others, "lr_scale": 1.0},
                                    {"params": gates, "lr_scale": 10.0, "weight_decay": 0.0}],
                                   lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
-    schedule = Schedule(args.steps, args.lr)
-    focus = FocusStage(args.focus_from, args.focus_steps, args.focus_lr) if args.focus_from else None
+    schedule = Schedule(args.steps, args.lr, recipe)
+    focus = (FocusStage(args.focus_from, args.focus_steps, args.focus_lr,
+                        recipe if recipe.name != "gen1" else None) if args.focus_from else None)
+    segment = recipe.segment
     last_step = args.focus_from + args.focus_steps if focus else args.steps
     end_id = sp.piece_to_id(tasks.END)
 
     checkpoint = os.path.join(args.work, "checkpoint.pt")
     step, elapsed_before = 0, 0.0
+    if args.resume and not os.path.exists(checkpoint):
+        raise SystemExit(f"--resume: no checkpoint at {checkpoint}")
     if os.path.exists(checkpoint):
         saved = torch.load(checkpoint, map_location=args.device)
+        if saved.get("recipe", "gen1") != recipe.name:
+            raise SystemExit(f"{checkpoint} was trained with --recipe {saved.get('recipe', 'gen1')}, "
+                             f"not {recipe.name}: use another --work")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         step, elapsed_before = saved["step"], saved["elapsed"]
@@ -347,8 +459,17 @@ def main() -> int:
         last_step = step
     params = sum(p.numel() for p in model.parameters())
     say(f"model: {params / 1e6:.2f}M parameters, {config.num_hidden_layers} layers, segment "
-        f"{SEGMENT}, vocab {config.vocab_size}; {last_step} steps of ~{args.tokens_per_step} "
+        f"{segment}, head_dim {config.head_dim} x {config.num_attention_heads} heads, recipe "
+        f"{recipe.name}, vocab {config.vocab_size}; {last_step} steps of ~{args.tokens_per_step} "
         f"tokens on {args.device} ({args.threads} threads)")
+
+    # A session that ends sends SIGTERM first: checkpoint after the current step.
+    stop_requested = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
+
+    def checkpoint_now(at: float) -> None:
+        save_training_checkpoint(checkpoint, model, optimizer, step, elapsed_before + at - start,
+                                 recipe.name)
 
     start = time.time()
     last_checkpoint = start
@@ -360,10 +481,12 @@ def main() -> int:
             samples, segments = focus.draw_batch(maker, step, args.seed, args.tokens_per_step)
         else:
             samples, segments = draw_batch(maker, schedule, step, args.seed, args.tokens_per_step)
-        batch = collate(samples, args.device)
+        batch = collate(samples, args.device, segment)
         ids = batch[0]
         lm, answer, correct = losses(model, *batch, args.device,
-                                     later_weight=focus.LATER_WEIGHT if in_focus else 0.0, end_id=end_id)
+                                     later_weight=focus.LATER_WEIGHT if in_focus else recipe.stage_one_later_weight,
+                                     end_id=end_id,
+                                     doc_weights=document_weights(samples, recipe, args.device))
         loss = lm + (2.0 if in_focus else schedule.answer_weight(p)) * answer
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -377,30 +500,45 @@ def main() -> int:
         now = time.time()
         if step % 10 == 0 or step == 1:
             gate = torch.sigmoid(torch.cat([g.detach().float() for g in gates]))
-            say(f"step {step}/{last_step} len {segments * SEGMENT} x{len(samples)} lm {lm.item():.3f} "
+            tasks_in = "/".join(sorted({s.task[0] for s in samples}))
+            say(f"step {step}/{last_step} len {segments * segment} x{len(samples)} {tasks_in} lm {lm.item():.3f} "
                 f"answer {answer.item():.3f} exact {correct.float().mean().item():.2f} lr {lr:.2e} "
                 f"gates {gate.min().item():.2f}-{gate.max().item():.2f} "
                 f"{tokens_seen / (now - start):.0f} tok/s, {(elapsed_before + now - start) / 60:.1f} min")
         if step % args.eval_every == 0 or step == last_step:
-            acc = evaluate(model, maker, args.device, seed=12345)
+            acc = evaluate(model, maker, args.device, seed=12345, lengths=recipe.eval_lengths,
+                           trials=args.eval_trials, segment=segment)
             say("eval passkey repeat: " + ", ".join(f"{k // 1024}K {v:.2f}" for k, v in acc.items()))
+            if recipe.name != "gen1":  # gen1's log stays as the shipped run wrote it
+                for task in ("needle", "summary"):
+                    acc = evaluate(model, maker, args.device, seed=12345, lengths=recipe.eval_lengths[:1],
+                                   trials=max(1, args.eval_trials * 2 // 3), task=task, segment=segment)
+                    say(f"eval {task} repeat: " + ", ".join(f"{k // 1024}K {v:.2f}" for k, v in acc.items()))
+        now = time.time()
         if now - last_checkpoint > args.checkpoint_minutes * 60:
-            save_training_checkpoint(checkpoint, model, optimizer, step, elapsed_before + now - start)
+            checkpoint_now(now)
             last_checkpoint = now
+        if stop_requested and step < last_step:
+            checkpoint_now(now)
+            say(f"SIGTERM: checkpointed at step {step}; run again to resume")
+            return 3
         if args.minutes and now - start > args.minutes * 60 and step < last_step:
-            save_training_checkpoint(checkpoint, model, optimizer, step, elapsed_before + now - start)
+            checkpoint_now(now)
             say(f"stopping after {args.minutes} min at step {step}; run again to resume")
             return 3
     elapsed = elapsed_before + time.time() - start
-    save_training_checkpoint(checkpoint, model, optimizer, step, elapsed)
+    save_training_checkpoint(checkpoint, model, optimizer, step, elapsed, recipe.name)
 
     report = {"steps": last_step, "focus_from": args.focus_from, "focus_steps": args.focus_steps, "tokens_per_step": args.tokens_per_step, "seed": args.seed,
-              "device": args.device, "train_minutes": round(elapsed / 60, 1),
-              "longest_training_document_tokens": LENGTHS[-1] * SEGMENT, "parameters": params}
+              "device": args.device, "train_minutes": round(elapsed / 60, 1), "recipe": recipe.name,
+              "segment_size": segment,
+              "longest_training_document_tokens": max(recipe.lengths + (recipe.focus_lengths if focus else ()))
+              * segment, "parameters": params}
     for task, filler in (("passkey", "repeat"), ("passkey", "prose"), ("needle", "repeat"),
                          ("summary", "repeat")):
         m = eval_maker if filler == "prose" else maker
-        acc = evaluate(model, m, args.device, seed=777, lengths=(2048, 16384), task=task, filler=filler)
+        acc = evaluate(model, m, args.device, seed=777, lengths=(2048, 16384), task=task, filler=filler,
+                       trials=args.eval_trials, segment=segment)
         report[f"{task}_{filler}_teacher_forced"] = {str(k): v for k, v in acc.items()}
         say(f"final {task} {filler}: " + ", ".join(f"{k // 1024}K {v:.2f}" for k, v in acc.items()))
     export(args.out, model.cpu(), tokenizer_model, eval_prose, report)
