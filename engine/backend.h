@@ -31,14 +31,19 @@ class LinearWeight {
   virtual int64_t bytes() const = 0;
 };
 
-// Head layout of one attention layer.
+// Head layout of one attention layer, and its rotary frequencies.
 struct AttentionShape {
   int64_t num_heads = 0;
   int64_t num_kv_heads = 0;
   int64_t head_dim = 0;
   int64_t segment_size = 0;
-  double rope_theta = 10000.0;
+  // head_dim / 2 inverse frequencies, in double: pair (i, i + d/2) at
+  // position p turns by p * rope_inv_freq[i]. Plain RoPE has
+  // theta^(-2i/d) (default_rope_inv_freq); rope scaling (Llama 3's) changes
+  // them (ModelConfig::rope_inv_freq). Backends cache tables per value.
+  std::vector<double> rope_inv_freq;
 };
+
 
 class Backend {
  public:
@@ -64,8 +69,12 @@ class Backend {
   virtual void embed(const int32_t* ids, int64_t count, const Tensor& table, Tensor& out) = 0;
   // y = x W^T + b.
   virtual void linear(const Tensor& x, const LinearWeight& weight, Tensor& y) = 0;
-  // y = x / sqrt(mean(x^2) + eps) * weight, weight a [1, cols] tensor.
+  // y = x / sqrt(mean(x^2) + eps) * weight, weight a [1, cols] tensor, per row.
   virtual void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y) = 0;
+  // The same per head: every row of x is heads blocks of weight.cols() (= d)
+  // columns, and each block is normalised on its own with the one [1, d]
+  // weight (Qwen3's q_norm / k_norm). y may be x.
+  virtual void rms_norm_heads(const Tensor& x, const Tensor& weight, float eps, Tensor& y) = 0;
   // y += x.
   virtual void add(Tensor& y, const Tensor& x) = 0;
   // out = silu(gate) * up.

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <filesystem>
 
+#include <set>
+
+#include "engine/checkpoint_tensors.h"
 #include "engine/error.h"
 #include "engine/infini_attention.h"
 
@@ -13,33 +16,43 @@ namespace infini {
 struct Model::Layer {
   Tensor input_norm;   // [1, hidden]
   Tensor post_norm;    // [1, hidden]
-  Tensor gate_logits;  // beta per query head, [1, H]
+  Tensor gate_logits;  // beta per query head, [1, H]; empty with memory off
+  Tensor q_norm, k_norm;  // Qwen3's per-head RMSNorm weights, [1, d]; empty otherwise
   // q, k and v stacked into one product; gate and up likewise.
   std::unique_ptr<LinearWeight> qkv, o, gate_up, down;
 };
 
-namespace {
-
+// The checkpoint's tensors as the model reads them: checked against the
+// shapes config.json implies, converted to float32, and remembered, so that
+// a tensor nobody read is found afterwards. Errors name the tensor's file.
 class WeightReader {
  public:
-  WeightReader(const Model::TensorLookup& lookup, std::string origin)
-      : lookup_(lookup), origin_(std::move(origin)) {}
+  using FileOf = std::function<std::string(const std::string& name)>;
+  using Release = std::function<void(const std::string& name)>;
+  WeightReader(const Model::TensorLookup& lookup, FileOf file_of, Release release)
+      : lookup_(lookup), file_of_(std::move(file_of)), release_(std::move(release)) {}
 
-  const TensorView* find(const std::string& name) const { return lookup_(name); }
+  bool has(const std::string& name) const { return lookup_(name) != nullptr; }
 
   // The tensor as float32, checked against the expected shape.
-  std::vector<float> get(const std::string& name, std::vector<int64_t> shape) const {
+  std::vector<float> get(const std::string& name, std::vector<int64_t> shape) {
     const TensorView* t = lookup_(name);
     if (t == nullptr) {
-      throw EngineError(ErrorCode::kNotFound, origin_ + ": missing tensor '" + name + "'");
+      throw EngineError(ErrorCode::kNotFound, file_of_(name) + ": missing tensor '" + name + "'");
     }
     if (t->shape != shape) {
-      throw EngineError(ErrorCode::kCorruptData, origin_ + ": tensor '" + name + "' has shape " +
-                                                     shape_text(t->shape) + ", expected " +
-                                                     shape_text(shape) + " from config.json");
+      throw EngineError(ErrorCode::kCorruptData, file_of_(name) + ": tensor '" + name +
+                                                     "' has shape " + shape_text(t->shape) +
+                                                     ", expected " + shape_text(shape) +
+                                                     " from config.json");
     }
-    return t->to_f32();
+    used_.insert(name);
+    std::vector<float> values = t->to_f32();
+    if (release_) release_(name);
+    return values;
   }
+
+  const std::set<std::string>& used() const { return used_; }
 
   static std::string shape_text(const std::vector<int64_t>& shape) {
     std::string s = "[";
@@ -49,22 +62,28 @@ class WeightReader {
 
  private:
   const Model::TensorLookup& lookup_;
-  std::string origin_;
+  FileOf file_of_;
+  Release release_;
+  std::set<std::string> used_;
 };
 
-// Stacks matrices (and their optional biases) row-wise into one weight.
-std::unique_ptr<LinearWeight> stacked_linear(Backend& backend, const WeightReader& reader,
+namespace {
+
+// Stacks matrices (and their biases, where `biased` says so) row-wise into
+// one weight.
+std::unique_ptr<LinearWeight> stacked_linear(Backend& backend, WeightReader& reader,
                                              const std::vector<std::string>& names,
+                                             const std::vector<bool>& biased,
                                              const std::vector<int64_t>& rows, int64_t in,
                                              int64_t& bytes) {
   std::vector<float> weight, bias;
   bool any_bias = false;
-  for (const auto& name : names) any_bias |= reader.find(name + ".bias") != nullptr;
+  for (bool b : biased) any_bias |= b;
   for (size_t i = 0; i < names.size(); ++i) {
     auto w = reader.get(names[i] + ".weight", {rows[i], in});
     weight.insert(weight.end(), w.begin(), w.end());
     if (any_bias) {
-      if (reader.find(names[i] + ".bias") != nullptr) {
+      if (biased[i]) {
         auto b = reader.get(names[i] + ".bias", {rows[i]});
         bias.insert(bias.end(), b.begin(), b.end());
       } else {
@@ -79,6 +98,11 @@ std::unique_ptr<LinearWeight> stacked_linear(Backend& backend, const WeightReade
   return linear;
 }
 
+// Buffers that some Transformers versions saved with the weights: the rotary
+// inverse frequencies, which the engine computes from config.json (rope_theta,
+// rope_scaling) instead. Accepted and not read.
+bool ignored_tensor(const std::string& name) { return name.ends_with(".rotary_emb.inv_freq"); }
+
 }  // namespace
 
 Model::~Model() = default;
@@ -88,28 +112,75 @@ std::shared_ptr<const Model> Model::load(const std::string& dir, const LoadOptio
   if (!fs::is_directory(dir)) {
     throw EngineError(ErrorCode::kNotFound, "model directory '" + dir + "' does not exist");
   }
-  ModelConfig config = ModelConfig::load((fs::path(dir) / "config.json").string());
-  auto file = SafetensorsFile::open((fs::path(dir) / "model.safetensors").string());
-  const SafetensorsFile& f = *file;
-  return build(
-      config, [&f](const std::string& name) { return f.has(name) ? &f.tensor(name) : nullptr; },
-      options, file->path());
+  const std::string config_path = (fs::path(dir) / "config.json").string();
+  ModelConfig config = ModelConfig::load(config_path);
+  if (options.segment_size) {
+    if (*options.segment_size <= 0) {
+      throw EngineError(ErrorCode::kInvalidArgument,
+                        "segment size must be positive, got " + std::to_string(*options.segment_size));
+    }
+    config.segment_size = *options.segment_size;
+  }
+  auto checkpoint = CheckpointTensors::open(dir);
+  const CheckpointTensors& c = *checkpoint;
+  const TensorLookup lookup = [&c](const std::string& name) { return c.find(name); };
+  WeightReader reader(
+      lookup,
+      [&c](const std::string& name) {
+        const std::string& file = c.file_of(name);
+        return file.empty() ? c.origin() : file;
+      },
+      [&c](const std::string& name) { c.release(name); });
+  auto model = assemble(config, reader, options);
+  std::vector<std::string> unused;
+  for (const std::string& name : c.names()) {
+    if (reader.used().count(name) == 0 && !ignored_tensor(name)) unused.push_back(name);
+  }
+  if (!unused.empty()) {
+    throw EngineError(
+        ErrorCode::kUnsupported,
+        c.file_of(unused.front()) + ": tensor '" + unused.front() + "'" +
+            (unused.size() > 1 ? " (and " + std::to_string(unused.size() - 1) + " more)" : "") +
+            " is not part of a " + architecture_name(config.architecture) + " checkpoint as " +
+            config_path + " describes it; refusing to ignore it (a bias, norm or layer the "
+            "config does not call for changes the computation)");
+  }
+  return model;
 }
 
 std::shared_ptr<const Model> Model::build(const ModelConfig& config, const TensorLookup& lookup,
                                           const LoadOptions& options, const std::string& origin) {
-  config.validate(origin);
+  WeightReader reader(lookup, [&origin](const std::string&) { return origin; }, nullptr);
+  return assemble(config, reader, options);
+}
+
+std::shared_ptr<const Model> Model::assemble(const ModelConfig& config, WeightReader& reader,
+                                             const LoadOptions& options) {
+  config.validate("config");
   if (options.gate && !(*options.gate > 0.0f && *options.gate < 1.0f)) {
     throw EngineError(ErrorCode::kInvalidArgument, "gate must be strictly between 0 and 1, got " +
                                                        std::to_string(*options.gate));
   }
+  // Memory gates are in every layer or in none (a plain Hugging Face checkpoint).
+  int64_t gated_layers = 0;
+  for (int64_t l = 0; l < config.num_layers; ++l) {
+    gated_layers += reader.has("model.layers." + std::to_string(l) + ".self_attn.memory_gate");
+  }
+  if (gated_layers != 0 && gated_layers != config.num_layers) {
+    for (int64_t l = 0; l < config.num_layers; ++l) {
+      const std::string name = "model.layers." + std::to_string(l) + ".self_attn.memory_gate";
+      if (!reader.has(name)) reader.get(name, {config.num_heads});  // throws, naming it
+    }
+  }
+  const bool checkpoint_gates = gated_layers == config.num_layers && !options.force_gate;
+
   std::shared_ptr<Model> model(new Model());
   model->config_ = config;
+  model->memory_enabled_ = checkpoint_gates || options.gate.has_value();
   model->backend_ = make_backend(options.backend, options.dtype);
   model->shape_ = AttentionShape{config.num_heads, config.num_kv_heads, config.head_dim,
-                                 config.segment_size, config.rope_theta};
+                                 config.segment_size, config.rope_inv_freq()};
   Backend& backend = *model->backend_;
-  WeightReader reader(lookup, origin);
   const int64_t hidden = config.hidden_size;
   int64_t& bytes = model->weight_bytes_;
 
@@ -117,6 +188,10 @@ std::shared_ptr<const Model> Model::build(const ModelConfig& config, const Tenso
     auto values = reader.get(name, {size});
     bytes += size * 4;
     return backend.upload(values.data(), 1, size);
+  };
+  // Which linears have a bias: fixed by config.json, or (own format) by the file.
+  auto biased = [&](const std::string& name, bool by_config) {
+    return config.biases_from_checkpoint() ? reader.has(name + ".bias") : by_config;
   };
 
   auto embedding = reader.get("model.embed_tokens.weight", {config.vocab_size, hidden});
@@ -127,8 +202,8 @@ std::shared_ptr<const Model> Model::build(const ModelConfig& config, const Tenso
     model->lm_head_ = backend.upload_linear(embedding.data(), config.vocab_size, hidden, nullptr);
     bytes += model->lm_head_->bytes();
   } else {
-    model->lm_head_ =
-        stacked_linear(backend, reader, {"lm_head"}, {config.vocab_size}, hidden, bytes);
+    model->lm_head_ = stacked_linear(backend, reader, {"lm_head"}, {biased("lm_head", false)},
+                                     {config.vocab_size}, hidden, bytes);
   }
   embedding.clear();
   embedding.shrink_to_fit();
@@ -139,27 +214,35 @@ std::shared_ptr<const Model> Model::build(const ModelConfig& config, const Tenso
     layer.input_norm = vector_tensor(p + "input_layernorm.weight", hidden);
     layer.post_norm = vector_tensor(p + "post_attention_layernorm.weight", hidden);
     const std::string gate_name = p + "self_attn.memory_gate";
-    if (reader.find(gate_name) != nullptr && !options.force_gate) {
+    if (checkpoint_gates) {
       layer.gate_logits = vector_tensor(gate_name, config.num_heads);
-    } else if (options.gate) {
-      const float beta = std::log(*options.gate / (1.0f - *options.gate));
-      std::vector<float> betas(static_cast<size_t>(config.num_heads), beta);
-      layer.gate_logits = backend.upload(betas.data(), 1, config.num_heads);
     } else {
-      throw EngineError(ErrorCode::kNotFound,
-                        origin + ": missing tensor '" + gate_name +
-                            "' (a plain Llama checkpoint: pass a gate value, e.g. --gate 0.5, "
-                            "to run it with untrained memory)");
+      // Overridden by force_gate: still checked, and so not "unused".
+      if (reader.has(gate_name)) reader.get(gate_name, {config.num_heads});
+      if (options.gate) {
+        const float beta = std::log(*options.gate / (1.0f - *options.gate));
+        std::vector<float> betas(static_cast<size_t>(config.num_heads), beta);
+        layer.gate_logits = backend.upload(betas.data(), 1, config.num_heads);
+      }
     }
-    layer.qkv = stacked_linear(backend, reader,
-                               {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"},
-                               {config.q_size(), config.kv_size(), config.kv_size()}, hidden, bytes);
-    layer.o = stacked_linear(backend, reader, {p + "self_attn.o_proj"}, {hidden}, config.q_size(),
-                             bytes);
-    layer.gate_up = stacked_linear(backend, reader, {p + "mlp.gate_proj", p + "mlp.up_proj"},
-                                   {config.intermediate_size, config.intermediate_size}, hidden,
-                                   bytes);
-    layer.down = stacked_linear(backend, reader, {p + "mlp.down_proj"}, {hidden},
+    if (config.qk_norm) {
+      layer.q_norm = vector_tensor(p + "self_attn.q_norm.weight", config.head_dim);
+      layer.k_norm = vector_tensor(p + "self_attn.k_norm.weight", config.head_dim);
+    }
+    const std::string a = p + "self_attn.", m = p + "mlp.";
+    layer.qkv = stacked_linear(
+        backend, reader, {a + "q_proj", a + "k_proj", a + "v_proj"},
+        {biased(a + "q_proj", config.qkv_bias), biased(a + "k_proj", config.qkv_bias),
+         biased(a + "v_proj", config.qkv_bias)},
+        {config.q_size(), config.kv_size(), config.kv_size()}, hidden, bytes);
+    layer.o = stacked_linear(backend, reader, {a + "o_proj"}, {biased(a + "o_proj", config.o_bias)},
+                             {hidden}, config.q_size(), bytes);
+    layer.gate_up = stacked_linear(
+        backend, reader, {m + "gate_proj", m + "up_proj"},
+        {biased(m + "gate_proj", config.mlp_bias), biased(m + "up_proj", config.mlp_bias)},
+        {config.intermediate_size, config.intermediate_size}, hidden, bytes);
+    layer.down = stacked_linear(backend, reader, {m + "down_proj"},
+                                {biased(m + "down_proj", config.mlp_bias)}, {hidden},
                                 config.intermediate_size, bytes);
     model->layers_.push_back(std::move(layer));
   }
@@ -238,12 +321,22 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
     LayerState& ls = state.layers()[l];
     be.rms_norm(x, layer.input_norm, eps, h);
     be.linear(h, *layer.qkv, qkv);
+    if (!layer.q_norm.empty()) {
+      // Qwen3: each head's q and k normalised before RoPE, memory and window.
+      Tensor q_part = qkv.col_range(0, qs), k_part = qkv.col_range(qs, kvs);
+      be.rms_norm_heads(q_part, layer.q_norm, eps, q_part);
+      be.rms_norm_heads(k_part, layer.k_norm, eps, k_part);
+    }
     Tensor k_rows = ls.keys.row_range(first, n);
     Tensor v_rows = ls.values.row_range(first, n);
     be.copy(qkv.col_range(qs, kvs), k_rows);
     be.copy(qkv.col_range(qs + kvs, kvs), v_rows);
-    infini_attention(be, shape_, qkv.col_range(0, qs), layer.gate_logits, ls, first,
-                     memory_written, attn);
+    if (memory_enabled_) {
+      infini_attention(be, shape_, qkv.col_range(0, qs), layer.gate_logits, ls, first,
+                       memory_written, attn);
+    } else {
+      be.local_attention(qkv.col_range(0, qs), ls.keys, ls.values, first, shape_, attn);
+    }
     be.linear(attn, *layer.o, proj);
     be.add(x, proj);
     be.rms_norm(x, layer.post_norm, eps, h);
@@ -265,8 +358,11 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
   state.advance(n);
   if (state.segment_offset() == 0) {
     const auto fold_start = std::chrono::steady_clock::now();
-    for (LayerState& ls : state.layers()) {
-      fold_segment(be, shape_, config_.memory_update, ls);
+    // With memory off nothing reads M and z: the fold is skipped, they stay 0.
+    if (memory_enabled_) {
+      for (LayerState& ls : state.layers()) {
+        fold_segment(be, shape_, config_.memory_update, ls);
+      }
     }
     state.segment_folded();
     if (stats != nullptr) {

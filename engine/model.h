@@ -21,11 +21,19 @@ struct LoadOptions {
   std::string backend = "cpu";
   ComputeDType dtype = ComputeDType::kBF16;
   // Gate value sigmoid(beta) in (0, 1) for checkpoints without `memory_gate`
-  // tensors (plain Llama weights: the memory is then untrained). Ignored when
-  // the checkpoint has gates, unless `force_gate` is set.
+  // tensors (plain Hugging Face weights: the memory is then untrained).
+  // Ignored when the checkpoint has gates, unless `force_gate` is set.
+  // Without it such a checkpoint runs with memory off: every token attends
+  // within its own segment only (local attention, A = A_dot), and nothing
+  // is folded into memory.
   std::optional<float> gate;
   bool force_gate = false;
+  // Overrides the segment length S of config.json ("segment_size"), or the
+  // default (ModelConfig::kDefaultSegmentSize) of a checkpoint without one.
+  std::optional<int64_t> segment_size;
 };
+
+class WeightReader;  // model.cc: checked, tracked reads of the checkpoint's tensors
 
 // What one call did, for metrics.
 struct ForwardStats {
@@ -35,9 +43,13 @@ struct ForwardStats {
 
 class Model {
  public:
-  // Loads config.json and model.safetensors from `dir`.
+  // Loads config.json and the weights (model.safetensors, or the shards of
+  // model.safetensors.index.json) from `dir`. Every tensor of the checkpoint
+  // must be one the architecture uses: any other is an error naming it and
+  // its file, never silently ignored.
   static std::shared_ptr<const Model> load(const std::string& dir, const LoadOptions& options);
   // Builds a model from tensors looked up by name (nullptr when absent).
+  // `options.segment_size` is not applied here: `config` is taken as is.
   using TensorLookup = std::function<const TensorView*(const std::string& name)>;
   static std::shared_ptr<const Model> build(const ModelConfig& config, const TensorLookup& lookup,
                                             const LoadOptions& options,
@@ -47,6 +59,9 @@ class Model {
   const ModelConfig& config() const { return config_; }
   Backend& backend() const { return *backend_; }
   int64_t weight_bytes() const { return weight_bytes_; }
+  // False when the checkpoint has no memory gates and no gate was given:
+  // local attention only (see LoadOptions::gate).
+  bool memory_enabled() const { return memory_enabled_; }
 
   SessionState new_session() const;
 
@@ -62,6 +77,10 @@ class Model {
   struct Layer;
   enum class Logits { kNone, kLast, kAll };
   Model() = default;
+  // Uploads every weight `reader` yields for `config` (model.cc).
+  static std::shared_ptr<const Model> assemble(const ModelConfig& config,
+                                               WeightReader& reader,
+                                               const LoadOptions& options);
   void run(SessionState& state, std::span<const int32_t> ids, Logits mode,
            std::vector<float>& logits, ForwardStats* stats) const;
   // Tokens that stay inside one segment.
@@ -76,6 +95,7 @@ class Model {
   std::unique_ptr<LinearWeight> lm_head_;
   std::vector<Layer> layers_;
   int64_t weight_bytes_ = 0;
+  bool memory_enabled_ = true;
 };
 
 }  // namespace infini

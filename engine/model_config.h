@@ -3,13 +3,42 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace infini {
 
 enum class MemoryUpdate { kLinear, kDelta };
 
 const char* memory_update_name(MemoryUpdate update);
+
+// The Llama-family architectures the engine implements (config.json's
+// "architectures"); what each changes is on the design page
+// (infini-attention.md, "Other Llama-family architectures").
+enum class Architecture {
+  kInfiniLlama,  // "InfiniLlamaForCausalLM": this project's own; also a config without the key
+  kLlama,        // "LlamaForCausalLM" (Llama 2/3.x, SmolLM2)
+  kQwen2,        // "Qwen2ForCausalLM": q/k/v biases
+  kQwen3,        // "Qwen3ForCausalLM": per-head RMSNorm of q and k
+};
+
+// The "architectures" entry and the "model_type" of an architecture.
+const char* architecture_name(Architecture architecture);
+const char* architecture_model_type(Architecture architecture);
+
+// rope_scaling of type "llama3" (Llama 3.1/3.2), exactly Hugging Face's
+// _compute_llama3_parameters.
+struct Llama3RopeScaling {
+  double factor = 1.0;
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  int64_t original_max_position_embeddings = 8192;
+  bool operator==(const Llama3RopeScaling&) const = default;
+};
+
+// Plain RoPE's inverse frequencies: theta^(-2i / head_dim), i < head_dim / 2.
+std::vector<double> default_rope_inv_freq(double theta, int64_t head_dim);
 
 struct ModelConfig {
   int64_t vocab_size = 0;
@@ -24,6 +53,29 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   int64_t segment_size = 0;
   MemoryUpdate memory_update = MemoryUpdate::kLinear;
+
+  Architecture architecture = Architecture::kInfiniLlama;
+  std::optional<Llama3RopeScaling> rope_llama3;  // absent: plain RoPE
+  // Which linears carry a bias. Hugging Face architectures fix this from
+  // config.json (Qwen2: q, k, v; Llama "attention_bias": q, k, v, o; Llama
+  // "mlp_bias": gate, up, down), and a bias tensor the config does not call
+  // for is refused, as Transformers would ignore it. The project's own
+  // format (kInfiniLlama) adds whichever biases the checkpoint has.
+  bool qkv_bias = false;
+  bool o_bias = false;
+  bool mlp_bias = false;
+  bool qk_norm = false;  // Qwen3: q_norm / k_norm weights [head_dim] per layer
+  // False when config.json has no "segment_size" (a plain Hugging Face
+  // checkpoint): segment_size is then kDefaultSegmentSize, or the load option.
+  bool segment_size_in_config = true;
+
+  // The paper's segment length, for checkpoints that do not name one.
+  static constexpr int64_t kDefaultSegmentSize = 2048;
+
+  bool biases_from_checkpoint() const { return architecture == Architecture::kInfiniLlama; }
+  // The rotary inverse frequencies, head_dim / 2 of them: rope_theta^(-2i/d),
+  // adjusted by rope_scaling when it is llama3; in double.
+  std::vector<double> rope_inv_freq() const;
 
   int64_t q_size() const { return num_heads * head_dim; }
   int64_t kv_size() const { return num_kv_heads * head_dim; }

@@ -348,6 +348,21 @@ SafetensorsFile::~SafetensorsFile() {
   if (mapping_ != nullptr) ::munmap(mapping_, mapping_size_);
 }
 
+void SafetensorsFile::release(const TensorView& view) const {
+  if (mapping_ == nullptr || view.data == nullptr) return;
+  // Only whole pages inside the tensor: a page shared with a neighbour may
+  // still be read.
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(view.data);
+  const uintptr_t end = begin + static_cast<uintptr_t>(view.numel()) * dtype_size(view.dtype);
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = end / page * page;
+  const auto base = reinterpret_cast<uintptr_t>(mapping_);
+  if (first >= last || first < base || last > base + mapping_size_) return;
+  // Advice only: if the kernel declines, the pages simply stay resident.
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 bool SafetensorsFile::has(const std::string& name) const { return tensors_.count(name) != 0; }
 
 const TensorView& SafetensorsFile::tensor(const std::string& name) const {

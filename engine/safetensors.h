@@ -45,6 +45,10 @@ class SafetensorsFile {
   const TensorView& tensor(const std::string& name) const;
   std::vector<std::string> names() const;
   const std::string& path() const { return path_; }
+  // Drops the mapped pages that lie wholly inside `view` (a tensor of this
+  // file) from the process's resident set; reading it again faults them back
+  // in from the page cache. A no-op for parse()'s in-memory copy.
+  void release(const TensorView& view) const;
 
  private:
   SafetensorsFile() = default;

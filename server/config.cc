@@ -25,7 +25,12 @@ const Option kOptions[] = {
      "engine backend: cpu (default) or cuda (an NVIDIA GPU; the server exits at start, saying "
      "why, when this build or machine has none)"},
     {"dtype", "INFINI_DTYPE", "matrix precision: bf16 (default) or f32"},
-    {"gate", "INFINI_GATE", "memory gate in (0,1) for checkpoints without memory_gate tensors"},
+    {"gate", "INFINI_GATE",
+     "memory gate in (0,1) for checkpoints without memory_gate tensors (untrained memory); "
+     "without it such a checkpoint runs with memory off: local attention in each segment"},
+    {"segment-size", "INFINI_SEGMENT_SIZE",
+     "segment length S in tokens, overriding config.json's segment_size (default: the "
+     "checkpoint's, or 2048 for a Hugging Face checkpoint without one)"},
     {"threads", "INFINI_THREADS",
      "engine workers: sessions computed in parallel (default: usable cores, "
      "from the CPU affinity mask and the cgroup CPU quota)"},
@@ -167,6 +172,7 @@ ParsedConfig parse_server_config(const std::vector<std::string>& args,
     }
     c.gate = g;
   });
+  get("segment-size", [&](auto& n, auto& v) { c.segment_size = parse_int(n, v, 1, 1 << 20); });
   get("threads", [&](auto& n, auto& v) { c.threads = static_cast<int>(parse_int(n, v, 0, 1024)); });
   get("queue-capacity", [&](auto& n, auto& v) { c.queue_capacity = parse_int(n, v, 1, 1 << 20); });
   get("max-sessions", [&](auto& n, auto& v) { c.max_sessions = parse_int(n, v, 1, 1 << 24); });

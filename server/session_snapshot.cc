@@ -11,6 +11,8 @@
 #include <memory>
 #include <type_traits>
 
+#include "engine/checkpoint_tensors.h"
+
 namespace infini::server {
 namespace {
 
@@ -178,7 +180,10 @@ uint64_t fnv1a64(std::string_view bytes, uint64_t hash) {
 std::string model_identity(const std::string& model_dir) {
   uint64_t hash = 0xcbf29ce484222325ULL;
   hash_file(model_dir + "/config.json", hash);
-  hash_file(model_dir + "/model.safetensors", hash);
+  // model.safetensors, or every shard of model.safetensors.index.json in order.
+  for (const std::string& weights : CheckpointTensors::open(model_dir)->files()) {
+    hash_file(weights, hash);
+  }
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "fnv1a64:";
   for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(hash >> shift) & 0xf];

@@ -33,9 +33,11 @@ float dot(const float* a, const float* b, int64_t n) {
 }  // namespace
 
 const CpuBackend::RopeTable& CpuBackend::rope_table(const AttentionShape& shape) {
+  if (static_cast<int64_t>(shape.rope_inv_freq.size()) != shape.head_dim / 2) {
+    throw EngineError(ErrorCode::kInternal, "local_attention: rope_inv_freq needs head_dim / 2 values");
+  }
   std::lock_guard<std::mutex> lock(rope_mutex_);
-  auto key = std::make_tuple(shape.segment_size, shape.head_dim, shape.rope_theta);
-  auto& slot = rope_tables_[key];
+  auto& slot = rope_tables_[std::make_pair(shape.segment_size, shape.rope_inv_freq)];
   if (!slot) {
     auto table = std::make_unique<RopeTable>();
     const int64_t half = shape.head_dim / 2;
@@ -43,9 +45,7 @@ const CpuBackend::RopeTable& CpuBackend::rope_table(const AttentionShape& shape)
     table->sin.resize(table->cos.size());
     for (int64_t pos = 0; pos < shape.segment_size; ++pos) {
       for (int64_t i = 0; i < half; ++i) {
-        const double inv_freq =
-            std::pow(shape.rope_theta, -2.0 * static_cast<double>(i) / shape.head_dim);
-        const double angle = static_cast<double>(pos) * inv_freq;
+        const double angle = static_cast<double>(pos) * shape.rope_inv_freq[i];
         table->cos[pos * half + i] = static_cast<float>(std::cos(angle));
         table->sin[pos * half + i] = static_cast<float>(std::sin(angle));
       }

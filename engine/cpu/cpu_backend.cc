@@ -140,6 +140,26 @@ void CpuBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, Tens
   }
 }
 
+void CpuBackend::rms_norm_heads(const Tensor& x, const Tensor& weight, float eps, Tensor& y) {
+  const int64_t d = weight.cols();
+  if (d <= 0 || x.cols() % d != 0 || y.cols() != x.cols() || y.rows() != x.rows()) {
+    throw EngineError(ErrorCode::kInternal, "rms_norm_heads: shape mismatch");
+  }
+  const int64_t heads = x.cols() / d;
+  const float* w = weight.data();
+#pragma omp parallel for if (x.rows() > 8)
+  for (int64_t r = 0; r < x.rows(); ++r) {
+    for (int64_t h = 0; h < heads; ++h) {
+      const float* in = x.data() + r * x.stride() + h * d;
+      float* out = y.data() + r * y.stride() + h * d;
+      double sum = 0.0;
+      for (int64_t c = 0; c < d; ++c) sum += static_cast<double>(in[c]) * in[c];
+      const float inv = static_cast<float>(1.0 / std::sqrt(sum / static_cast<double>(d) + eps));
+      for (int64_t c = 0; c < d; ++c) out[c] = in[c] * inv * w[c];  // in place is fine: c by c
+    }
+  }
+}
+
 void CpuBackend::add(Tensor& y, const Tensor& x) {
   const int64_t cols = y.cols();
 #pragma omp parallel for if (y.rows() > 8)

@@ -5,7 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "engine/backend.h"
@@ -31,6 +31,7 @@ class CpuBackend final : public Backend {
   void embed(const int32_t* ids, int64_t count, const Tensor& table, Tensor& out) override;
   void linear(const Tensor& x, const LinearWeight& weight, Tensor& y) override;
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y) override;
+  void rms_norm_heads(const Tensor& x, const Tensor& weight, float eps, Tensor& y) override;
   void add(Tensor& y, const Tensor& x) override;
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
 
@@ -57,7 +58,8 @@ class CpuBackend final : public Backend {
   ComputeDType dtype_;
   MatmulCache matmuls_;
   std::mutex rope_mutex_;
-  std::map<std::tuple<int64_t, int64_t, double>, std::unique_ptr<RopeTable>> rope_tables_;
+  // Keyed by segment length and inverse frequencies.
+  std::map<std::pair<int64_t, std::vector<double>>, std::unique_ptr<RopeTable>> rope_tables_;
 };
 
 }  // namespace infini::cpu

@@ -34,16 +34,18 @@ void check_heads(const AttentionShape& shape, const char* what) {
 }  // namespace
 
 const CudaBackend::RopeTable& CudaBackend::rope_table(const AttentionShape& shape) {
+  if (static_cast<int64_t>(shape.rope_inv_freq.size()) != shape.head_dim / 2) {
+    throw EngineError(ErrorCode::kInternal, "local_attention: rope_inv_freq needs head_dim / 2 values");
+  }
   std::lock_guard<std::mutex> lock(rope_mutex_);
-  auto key = std::make_tuple(shape.segment_size, shape.head_dim, shape.rope_theta);
-  auto& slot = rope_tables_[key];
+  auto& slot = rope_tables_[std::make_pair(shape.segment_size, shape.rope_inv_freq)];
   if (!slot) {
     const int64_t half = shape.head_dim / 2;
     const int64_t count = shape.segment_size * half;
     std::vector<float> host(static_cast<size_t>(2 * count));  // cos, then sin
     for (int64_t pos = 0; pos < shape.segment_size; ++pos) {
       for (int64_t i = 0; i < half; ++i) {
-        const double angle = math::rope_angle(pos, i, shape.head_dim, shape.rope_theta);
+        const double angle = static_cast<double>(pos) * shape.rope_inv_freq[i];
         host[pos * half + i] = static_cast<float>(std::cos(angle));
         host[count + pos * half + i] = static_cast<float>(std::sin(angle));
       }

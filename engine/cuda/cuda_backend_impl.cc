@@ -239,6 +239,17 @@ void CudaBackend::rms_norm(const Tensor& x, const Tensor& weight, float eps, Ten
                   x.cols(), stream_);
 }
 
+void CudaBackend::rms_norm_heads(const Tensor& x, const Tensor& weight, float eps, Tensor& y) {
+  check_same_shape(x, y, "rms_norm_heads");
+  const int64_t d = weight.cols();
+  if (d <= 0 || x.cols() % d != 0) {
+    throw EngineError(ErrorCode::kInternal, "rms_norm_heads: columns are not whole heads");
+  }
+  use_device();
+  launch_rms_norm_heads(x.data(), x.stride(), weight.data(), eps, y.data(), y.stride(), x.rows(),
+                        x.cols() / d, d, stream_);
+}
+
 void CudaBackend::add(Tensor& y, const Tensor& x) {
   check_same_shape(x, y, "add");
   use_device();

@@ -30,13 +30,17 @@ __global__ void embed_kernel(const int32_t* ids, int64_t count, const float* tab
   }
 }
 
-// One block per row: partial sums of squares per thread, a tree reduction in
-// shared memory, then every thread scales its columns.
+// One block per row (per head of a row with heads > 1: block b is head
+// b % heads of row b / heads): partial sums of squares per thread, a tree
+// reduction in shared memory, then every thread scales its columns. Each
+// thread reads its columns before the barrier and writes them after, so y
+// may be x.
 __global__ void rms_norm_kernel(const float* x, int64_t x_stride, const float* weight, float eps,
-                                float* y, int64_t y_stride, int64_t cols) {
+                                float* y, int64_t y_stride, int64_t cols, int64_t heads) {
   __shared__ float partial[kThreads];
-  const float* in = x + blockIdx.x * x_stride;
-  float* out = y + blockIdx.x * y_stride;
+  const int64_t row = blockIdx.x / heads, head = blockIdx.x % heads;
+  const float* in = x + row * x_stride + head * cols;
+  float* out = y + row * y_stride + head * cols;
   float sum = 0.0f;
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) sum += in[c] * in[c];
   partial[threadIdx.x] = sum;
@@ -164,8 +168,18 @@ void launch_rms_norm(const float* x, int64_t x_stride, const float* weight, floa
   if (rows <= 0 || cols <= 0) return;
   // One block per row; the grid's x dimension allows 2^31 - 1 rows.
   rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, x_stride, weight, eps, y,
-                                                                        y_stride, cols);
+                                                                        y_stride, cols, 1);
   check_launch("rms_norm kernel");
+}
+
+void launch_rms_norm_heads(const float* x, int64_t x_stride, const float* weight, float eps,
+                           float* y, int64_t y_stride, int64_t rows, int64_t heads,
+                           int64_t head_dim, cudaStream_t stream) {
+  if (rows <= 0 || heads <= 0 || head_dim <= 0) return;
+  // One block per (row, head); rows * heads stays far below the grid's 2^31 - 1.
+  rms_norm_kernel<<<static_cast<unsigned>(rows * heads), kThreads, 0, stream>>>(
+      x, x_stride, weight, eps, y, y_stride, head_dim, heads);
+  check_launch("rms_norm_heads kernel");
 }
 
 void launch_add(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t rows,

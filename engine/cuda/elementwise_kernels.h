@@ -16,6 +16,11 @@ void launch_embed(const int32_t* ids, int64_t count, const float* table, int64_t
 // y = x / sqrt(mean(x^2) + eps) * weight.
 void launch_rms_norm(const float* x, int64_t x_stride, const float* weight, float eps, float* y,
                      int64_t y_stride, int64_t rows, int64_t cols, cudaStream_t stream);
+// The same on each of `heads` blocks of head_dim columns per row, one [head_dim]
+// weight for all (y may be x).
+void launch_rms_norm_heads(const float* x, int64_t x_stride, const float* weight, float eps,
+                           float* y, int64_t y_stride, int64_t rows, int64_t heads,
+                           int64_t head_dim, cudaStream_t stream);
 // y += x.
 void launch_add(float* y, int64_t y_stride, const float* x, int64_t x_stride, int64_t rows,
                 int64_t cols, cudaStream_t stream);

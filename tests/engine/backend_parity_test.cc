@@ -240,14 +240,64 @@ TEST_P(BackendOpsTest, RmsNormAddAndSwiglu) {
   }
 }
 
+AttentionShape attention_shape(int64_t heads, int64_t kv_heads, int64_t head_dim,
+                               int64_t segment, double theta) {
+  return {heads, kv_heads, head_dim, segment, default_rope_inv_freq(theta, head_dim)};
+}
+
+// Llama 3.2's rotary frequencies (rope_scaling llama3, factor 32), with the
+// original context scaled down to 256 so that a 160-token segment turns the
+// interpolated band by whole radians.
+AttentionShape llama3_attention_shape() {
+  ModelConfig c;
+  c.head_dim = 64;
+  c.rope_theta = 500000.0;
+  c.rope_llama3 = Llama3RopeScaling{32.0, 1.0, 4.0, 256};
+  return {8, 2, 64, 160, c.rope_inv_freq()};
+}
+
+TEST_P(BackendOpsTest, RmsNormHeads) {
+  // Qwen3's q/k norm: each head_dim block of a row on its own, in place on
+  // the q or k columns of a fused q,k,v product, as the model calls it.
+  for (const int64_t d : {int64_t{16}, int64_t{64}, int64_t{128}}) {
+    for (const int64_t n : {1, 13, 70}) {
+      const std::string what = "rms_norm_heads d" + std::to_string(d) + " rows " + std::to_string(n);
+      SCOPED_TRACE(what);
+      const int64_t heads = 4, kv_heads = 2;
+      const int64_t width = (heads + 2 * kv_heads) * d;
+      const auto host = random_values(static_cast<size_t>(n * width), 200 + d + n, 3.0f);
+      Both qkv = upload(host, n, width);
+      Both weight = random(1, d, 201 + d);
+      Both k = qkv.cols(heads * d, kv_heads * d);
+      be_->rms_norm_heads(k.test, weight.test, 1e-6f, k.test);
+      ref_->rms_norm_heads(k.ref, weight.ref, 1e-6f, k.ref);
+      expect_close(qkv, kF32Tolerance, what);  // q and v columns untouched
+      // What it means: the plain rms_norm of each head's d values.
+      const auto got = on_test(qkv.test);
+      for (int64_t r = 0; r < n; ++r) {
+        for (int64_t h = 0; h < kv_heads; ++h) {
+          const size_t at = static_cast<size_t>(r * width + (heads + h) * d);
+          Tensor one = ref_->upload(host.data() + at, 1, d);
+          Tensor normed = ref_->allocate(1, d);
+          ref_->rms_norm(one, weight.ref, 1e-6f, normed);
+          std::vector<float> want(static_cast<size_t>(d));
+          ref_->download(normed, want.data());
+          const std::vector<float> have(got.begin() + static_cast<long>(at),
+                                        got.begin() + static_cast<long>(at) + d);
+          ASSERT_LT(relative_error(have, want), kF32Tolerance) << "row " << r << " head " << h;
+        }
+      }
+    }
+  }
+}
+
 // Head layouts the engine meets: GQA and MHA, head_dim 12 (not a multiple
 // of 8), 16, 48 (the demo model) and 64 (SmolLM2, Llama), a segment that
-// is not a multiple of a kernel's block.
+// is not a multiple of a kernel's block, and Llama 3's scaled frequencies.
 std::vector<AttentionShape> attention_shapes() {
-  return {{4, 2, 16, 32, 10000.0},
-          {4, 4, 12, 24, 10000.0},
-          {4, 4, 48, 64, 10000.0},
-          {8, 2, 64, 160, 500000.0}};
+  return {attention_shape(4, 2, 16, 32, 10000.0), attention_shape(4, 4, 12, 24, 10000.0),
+          attention_shape(4, 4, 48, 64, 10000.0), attention_shape(8, 2, 64, 160, 500000.0),
+          llama3_attention_shape()};
 }
 
 std::string describe(const AttentionShape& s) {
@@ -332,7 +382,7 @@ TEST_P(BackendOpsTest, MemoryRetrieve) {
 }
 
 TEST_P(BackendOpsTest, MemoryRetrieveIsZeroWhereTheDenominatorIsZero) {
-  const AttentionShape s{8, 2, 16, 32, 10000.0};
+  const AttentionShape s = attention_shape(8, 2, 16, 32, 10000.0);
   const int64_t d = s.head_dim, qs = s.num_heads * d, kvs = s.num_kv_heads * d, n = 6;
   const int64_t group = s.num_heads / s.num_kv_heads;
   Both q = random(n, qs, 80);
@@ -386,7 +436,7 @@ TEST_P(BackendOpsTest, MemoryUpdateLinearAndDelta) {
 TEST_P(BackendOpsTest, DeltaOnAnEmptyMemoryEqualsLinear) {
   // The delta rule subtracts sigma(K) M / sigma(K) z; on a memory never
   // written the denominator is 0 and the retrieval must count as 0, not NaN.
-  const AttentionShape s{4, 2, 16, 32, 10000.0};
+  const AttentionShape s = attention_shape(4, 2, 16, 32, 10000.0);
   const int64_t d = s.head_dim, kvs = s.num_kv_heads * d;
   auto keys = be_->upload(random_values(static_cast<size_t>(32 * kvs), 100).data(), 32, kvs);
   auto values = be_->upload(random_values(static_cast<size_t>(32 * kvs), 101).data(), 32, kvs);

@@ -13,9 +13,12 @@
 namespace infini::testing {
 
 inline const std::vector<std::string>& golden_cases() {
-  static const std::vector<std::string> cases = {"linear_mha_tied_f32", "delta_gqa_untied_f32",
-                                                 "delta_gqa_bf16", "linear_headdim_bias_f16",
-                                                 "delta_mha_long_f32"};
+  static const std::vector<std::string> cases = {
+      "linear_mha_tied_f32", "delta_gqa_untied_f32",     "delta_gqa_bf16",
+      "linear_headdim_bias_f16", "delta_mha_long_f32",
+      // Hugging Face families (tools/reference/make_golden.py says what each covers).
+      "qwen2_bias_tied_bf16", "qwen3_qknorm_f32", "llama32_rope_scaling_f32",
+      "smollm2_plain_f32"};
   return cases;
 }
 

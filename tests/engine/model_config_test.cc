@@ -322,12 +322,240 @@ TEST(ModelConfigTest, LoadDirectory) {
 namespace infini {
 namespace {
 
-TEST(ModelConfigTest, RopeScalingIsRejectedNotIgnored) {
-  json config = valid_config();
-  config["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
-  expect_parse_error(config, ErrorCode::kUnsupported, {"rope_scaling", "llama3"});
-  config["rope_scaling"] = nullptr;  // HF writes null for "none"
-  EXPECT_NO_THROW(ModelConfig::parse(config.dump(), kOrigin));
+// Llama-3.2-1B's config.json, as on the Hugging Face Hub.
+json llama32_config() {
+  return json::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+    "bos_token_id": 128000, "eos_token_id": [128001, 128008, 128009], "head_dim": 64,
+    "hidden_act": "silu", "hidden_size": 2048, "initializer_range": 0.02,
+    "intermediate_size": 8192, "max_position_embeddings": 131072, "mlp_bias": false,
+    "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 16,
+    "num_key_value_heads": 8, "pretraining_tp": 1, "rms_norm_eps": 1e-05,
+    "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                     "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+    "rope_theta": 500000.0, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
+    "transformers_version": "4.45.0.dev0", "use_cache": true, "vocab_size": 128256})");
+}
+
+// Qwen2.5-0.5B-Instruct's config.json.
+json qwen25_config() {
+  return json::parse(R"({
+    "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 151643,
+    "eos_token_id": 151645, "hidden_act": "silu", "hidden_size": 896, "initializer_range": 0.02,
+    "intermediate_size": 4864, "max_position_embeddings": 32768, "max_window_layers": 21,
+    "model_type": "qwen2", "num_attention_heads": 14, "num_hidden_layers": 24,
+    "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0,
+    "sliding_window": 32768, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
+    "transformers_version": "4.43.1", "use_cache": true, "use_sliding_window": false,
+    "vocab_size": 151936})");
+}
+
+// Qwen3-0.6B's config.json.
+json qwen3_config() {
+  return json::parse(R"({
+    "architectures": ["Qwen3ForCausalLM"], "attention_bias": false, "attention_dropout": 0.0,
+    "bos_token_id": 151643, "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu",
+    "hidden_size": 1024, "initializer_range": 0.02, "intermediate_size": 3072,
+    "max_position_embeddings": 40960, "max_window_layers": 28, "model_type": "qwen3",
+    "num_attention_heads": 16, "num_hidden_layers": 28, "num_key_value_heads": 8,
+    "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 1000000, "sliding_window": null,
+    "tie_word_embeddings": true, "torch_dtype": "bfloat16", "transformers_version": "4.51.0",
+    "use_cache": true, "use_sliding_window": false, "vocab_size": 151936})");
+}
+
+TEST(ModelConfigFamiliesTest, HubConfigsParse) {
+  const ModelConfig llama = ModelConfig::parse(llama32_config().dump(), kOrigin);
+  EXPECT_EQ(llama.architecture, Architecture::kLlama);
+  ASSERT_TRUE(llama.rope_llama3.has_value());
+  EXPECT_EQ(llama.rope_llama3->factor, 32.0);
+  EXPECT_EQ(llama.rope_llama3->original_max_position_embeddings, 8192);
+  EXPECT_EQ(llama.head_dim, 64);
+  EXPECT_TRUE(llama.tie_word_embeddings);
+  EXPECT_FALSE(llama.qkv_bias || llama.o_bias || llama.mlp_bias || llama.qk_norm);
+  // No segment_size: the default, and the config says it was not given.
+  EXPECT_EQ(llama.segment_size, ModelConfig::kDefaultSegmentSize);
+  EXPECT_FALSE(llama.segment_size_in_config);
+
+  const ModelConfig qwen2 = ModelConfig::parse(qwen25_config().dump(), kOrigin);
+  EXPECT_EQ(qwen2.architecture, Architecture::kQwen2);
+  EXPECT_TRUE(qwen2.qkv_bias);
+  EXPECT_FALSE(qwen2.o_bias || qwen2.mlp_bias || qwen2.qk_norm);
+  EXPECT_EQ(qwen2.head_dim, 64);
+  EXPECT_EQ(qwen2.num_kv_heads, 2);
+  EXPECT_EQ(qwen2.rope_theta, 1e6);
+  EXPECT_FALSE(qwen2.rope_llama3.has_value());
+
+  const ModelConfig qwen3 = ModelConfig::parse(qwen3_config().dump(), kOrigin);
+  EXPECT_EQ(qwen3.architecture, Architecture::kQwen3);
+  EXPECT_TRUE(qwen3.qk_norm);
+  EXPECT_FALSE(qwen3.qkv_bias || qwen3.o_bias);
+  EXPECT_EQ(qwen3.head_dim, 128);  // from the config, not 1024 / 16
+  EXPECT_EQ(qwen3.q_size(), 2048);
+}
+
+TEST(ModelConfigFamiliesTest, Llama3InverseFrequenciesMatchTransformers) {
+  const ModelConfig c = ModelConfig::parse(llama32_config().dump(), kOrigin);
+  const std::vector<double> f = c.rope_inv_freq();
+  ASSERT_EQ(f.size(), 32u);
+  // Values from tools/reference (float64), which follows Transformers'
+  // _compute_llama3_parameters; the three bands: kept (i <= 14, wavelength
+  // < 2048), interpolated (15..17), divided by 32 (>= 18, wavelength > 8192).
+  const std::vector<std::pair<int, double>> expected = {
+      {0, 1.0},
+      {10, 0.016560440080994446},
+      {14, 0.003211445994752591},
+      {15, 0.0012905479282092638},
+      {16, 0.00042955679655936815},
+      {17, 9.70828780262767e-05},
+      {18, 1.9461638184831125e-05},
+      {31, 9.41830672543491e-08}};
+  for (const auto& [i, value] : expected) {
+    EXPECT_NEAR(f[i], value, 1e-15 * value + 1e-300) << "i = " << i;
+  }
+  // Plain RoPE for the same head size, for contrast.
+  const std::vector<double> plain = default_rope_inv_freq(500000.0, 64);
+  EXPECT_EQ(f[3], plain[3]);
+  EXPECT_NEAR(f[31], plain[31] / 32.0, 1e-22);
+}
+
+TEST(ModelConfigFamiliesTest, RopeScalingNullOrDefaultIsPlain) {
+  json j = valid_config();
+  j["rope_scaling"] = nullptr;
+  EXPECT_FALSE(ModelConfig::parse(j.dump(), kOrigin).rope_llama3.has_value());
+  j["rope_scaling"] = {{"rope_type", "default"}};
+  EXPECT_FALSE(ModelConfig::parse(j.dump(), kOrigin).rope_llama3.has_value());
+  // The older spelling "type".
+  j = llama32_config();
+  j["rope_scaling"].erase("rope_type");
+  j["rope_scaling"]["type"] = "llama3";
+  EXPECT_TRUE(ModelConfig::parse(j.dump(), kOrigin).rope_llama3.has_value());
+}
+
+TEST(ModelConfigFamiliesTest, Transformers5RopeParameters) {
+  json j = qwen3_config();
+  j.erase("rope_theta");
+  j.erase("rope_scaling");
+  j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 1000000.0}};
+  const ModelConfig c = ModelConfig::parse(j.dump(), kOrigin);
+  EXPECT_EQ(c.rope_theta, 1e6);
+  EXPECT_FALSE(c.rope_llama3.has_value());
+  j["rope_parameters"] = {{"rope_type", "yarn"}, {"factor", 4.0}};
+  expect_parse_error(j, ErrorCode::kUnsupported, {"\"rope_parameters\"", "yarn"});
+}
+
+TEST(ModelConfigFamiliesTest, UnimplementedRopeScalingIsRefusedByName) {
+  for (const char* type : {"linear", "dynamic", "yarn", "longrope"}) {
+    SCOPED_TRACE(type);
+    json j = llama32_config();
+    j["rope_scaling"] = {{"rope_type", type}, {"factor", 4.0}};
+    expect_parse_error(j, ErrorCode::kUnsupported, {"\"rope_scaling\"", type});
+  }
+  json j = llama32_config();
+  j["rope_scaling"].erase("low_freq_factor");
+  expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"rope_scaling\"", "low_freq_factor"});
+  j = llama32_config();
+  j["rope_scaling"]["high_freq_factor"] = 1.0;
+  expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"rope_scaling\"", "high_freq_factor"});
+  j = llama32_config();
+  j["rope_scaling"]["attention_factor"] = 0.5;
+  expect_parse_error(j, ErrorCode::kUnsupported, {"\"rope_scaling\"", "attention_factor"});
+}
+
+TEST(ModelConfigFamiliesTest, UnknownArchitectureIsRefusedByName) {
+  json j = llama32_config();
+  j["architectures"] = {"MistralForCausalLM"};
+  expect_parse_error(j, ErrorCode::kUnsupported, {"\"architectures\"", "MistralForCausalLM"});
+  j["architectures"] = {"LlamaForCausalLM", "Qwen2ForCausalLM"};
+  expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"architectures\"", "one"});
+  j["architectures"] = "LlamaForCausalLM";
+  expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"architectures\""});
+  // model_type must agree with the architecture.
+  j = qwen3_config();
+  j["model_type"] = "qwen2";
+  expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"model_type\"", "qwen2", "Qwen3ForCausalLM"});
+  // Without "architectures", model_type decides.
+  j.erase("architectures");
+  j["model_type"] = "gemma";
+  expect_parse_error(j, ErrorCode::kUnsupported, {"\"model_type\"", "gemma"});
+  j["model_type"] = "qwen3";
+  EXPECT_EQ(ModelConfig::parse(j.dump(), kOrigin).architecture, Architecture::kQwen3);
+}
+
+TEST(ModelConfigFamiliesTest, KeysThatChangeTheMathsAreRefusedByName) {
+  struct Case {
+    json config;
+    const char* key;
+    json value;
+  };
+  const std::vector<Case> cases = {
+      {llama32_config(), "hidden_act", "gelu"},
+      {llama32_config(), "partial_rotary_factor", 0.5},
+      {qwen25_config(), "use_sliding_window", true},
+      {qwen3_config(), "layer_types", json::array({"full_attention", "sliding_attention"})},
+      {llama32_config(), "quantization_config", {{"quant_method", "awq"}}},
+      {qwen25_config(), "mlp_bias", true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.key) + " = " + c.value.dump());
+    json j = c.config;
+    j[c.key] = c.value;
+    expect_parse_error(j, ErrorCode::kUnsupported, {std::string("\"") + c.key + "\""});
+  }
+  // Values that change nothing are accepted.
+  json j = qwen25_config();
+  j["use_sliding_window"] = false;
+  j["sliding_window"] = 4096;  // ignored, as in Transformers, while use_sliding_window is false
+  j["partial_rotary_factor"] = 1.0;
+  j["layer_types"] = json::array({"full_attention", "full_attention"});
+  EXPECT_NO_THROW(ModelConfig::parse(j.dump(), kOrigin));
+}
+
+TEST(ModelConfigFamiliesTest, BiasesFollowTheArchitecture) {
+  json j = llama32_config();
+  j["attention_bias"] = true;
+  j["mlp_bias"] = true;
+  ModelConfig c = ModelConfig::parse(j.dump(), kOrigin);
+  EXPECT_TRUE(c.qkv_bias && c.o_bias && c.mlp_bias);
+  EXPECT_FALSE(c.biases_from_checkpoint());
+  j = qwen3_config();
+  j["attention_bias"] = true;
+  c = ModelConfig::parse(j.dump(), kOrigin);
+  EXPECT_TRUE(c.qkv_bias && c.o_bias && !c.mlp_bias && c.qk_norm);
+  // The project's own format: biases as the checkpoint has them.
+  EXPECT_TRUE(ModelConfig::parse(valid_config().dump(), kOrigin).biases_from_checkpoint());
+  j = llama32_config();
+  j["attention_bias"] = "yes";
+  expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"attention_bias\"", "true or false"});
+}
+
+TEST(ModelConfigFamiliesTest, SegmentSizeOfAHubCheckpoint) {
+  json j = qwen25_config();
+  j["segment_size"] = 512;  // an Infini-trained checkpoint of this family names its own
+  const ModelConfig c = ModelConfig::parse(j.dump(), kOrigin);
+  EXPECT_EQ(c.segment_size, 512);
+  EXPECT_TRUE(c.segment_size_in_config);
+  j["segment_size"] = 0;
+  expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"segment_size\"", "positive"});
+}
+
+TEST(ModelConfigFamiliesTest, ToJsonRoundTripsEveryFamily) {
+  for (const json& j : {llama32_config(), qwen25_config(), qwen3_config()}) {
+    json attention_bias = j;
+    if (j.at("model_type") != "qwen2") attention_bias["attention_bias"] = true;
+    for (const json& variant : {j, attention_bias}) {
+      const ModelConfig original = ModelConfig::parse(variant.dump(), kOrigin);
+      const ModelConfig c = ModelConfig::parse(original.to_json(), "round trip");
+      EXPECT_EQ(c.architecture, original.architecture);
+      EXPECT_EQ(c.rope_llama3, original.rope_llama3);
+      EXPECT_EQ(c.rope_inv_freq(), original.rope_inv_freq());
+      EXPECT_EQ(c.qkv_bias, original.qkv_bias);
+      EXPECT_EQ(c.o_bias, original.o_bias);
+      EXPECT_EQ(c.mlp_bias, original.mlp_bias);
+      EXPECT_EQ(c.qk_norm, original.qk_norm);
+      EXPECT_EQ(c.head_dim, original.head_dim);
+      EXPECT_EQ(c.segment_size, original.segment_size);
+    }
+  }
 }
 
 }  // namespace

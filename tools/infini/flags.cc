@@ -88,6 +88,16 @@ void Flags::allow_only(const std::set<std::string>& known) const {
   }
 }
 
+std::optional<int64_t> Flags::segment_size() const {
+  if (!has("segment-size")) return std::nullopt;
+  const int64_t size = integer("segment-size", 0);
+  if (size < 1 || size > (1 << 20)) {
+    throw std::invalid_argument("--segment-size must be between 1 and 1048576 tokens, got " +
+                                std::to_string(size));
+  }
+  return size;
+}
+
 std::string Flags::backend() const {
   const std::string name = str("backend", "cpu");
   if (name != "cpu" && name != "cuda") {

@@ -28,6 +28,9 @@ class Flags {
   // another name, and EngineError(kUnsupported) with the reason for cuda
   // where this build or machine has no usable GPU, before any work is done.
   std::string backend() const;
+  // --segment-size S (LoadOptions::segment_size): absent, or a positive
+  // token count; throws std::invalid_argument otherwise.
+  std::optional<int64_t> segment_size() const;
 
  private:
   std::map<std::string, std::string> values_;

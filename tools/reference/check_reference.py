@@ -69,10 +69,25 @@ def naive_forward(model: ref.InfiniForCausalLM, ids: list):
     def rms(name, x):
         return x / math.sqrt(float((x * x).mean()) + c.rms_norm_eps) * sd[name]
 
+    def inv_freq(i):
+        f = c.rope_theta ** (-2.0 * i / d)
+        if c.rope_scaling is None:
+            return f
+        # Llama 3 (HF _compute_llama3_parameters), scalar by scalar.
+        r = c.rope_scaling
+        old = r["original_max_position_embeddings"]
+        wavelen = 2 * math.pi / f
+        if wavelen < old / r["high_freq_factor"]:
+            return f
+        if wavelen > old / r["low_freq_factor"]:
+            return f / r["factor"]
+        smooth = (old / wavelen - r["low_freq_factor"]) / (r["high_freq_factor"] - r["low_freq_factor"])
+        return (1 - smooth) * f / r["factor"] + smooth * f
+
     def rope(x, pos):
         out = x.clone()
         for i in range(d // 2):
-            angle = pos * c.rope_theta ** (-2.0 * i / d)
+            angle = pos * inv_freq(i)
             a, b = x[i], x[i + d // 2]
             out[i] = a * math.cos(angle) - b * math.sin(angle)
             out[i + d // 2] = b * math.cos(angle) + a * math.sin(angle)
@@ -91,8 +106,13 @@ def naive_forward(model: ref.InfiniForCausalLM, ids: list):
         outs = []
         for t, x in enumerate(xs):
             n = rms(p + "input_layernorm.weight", x)
-            qs.append(linear(p + "self_attn.q_proj", n).view(H, d))
-            ks.append(linear(p + "self_attn.k_proj", n).view(G, d))
+            q_heads = linear(p + "self_attn.q_proj", n).view(H, d)
+            k_heads = linear(p + "self_attn.k_proj", n).view(G, d)
+            if c.qk_norm:  # Qwen3: each head on its own, before everything else
+                q_heads = torch.stack([rms(p + "self_attn.q_norm.weight", h) for h in q_heads])
+                k_heads = torch.stack([rms(p + "self_attn.k_norm.weight", h) for h in k_heads])
+            qs.append(q_heads)
+            ks.append(k_heads)
             vs.append(linear(p + "self_attn.v_proj", n).view(G, d))
             k_seg, j = (t // S) * S, t % S
             heads = []
@@ -149,6 +169,43 @@ def feed_in_chunks(model, ids: torch.Tensor, size: int):
 
 
 # ----------------------------------------------------------------------------
+
+
+FAMILY_OVERRIDES = {
+    "qwen2": dict(architectures=["Qwen2ForCausalLM"], rope_theta=1e6),
+    "qwen3": dict(architectures=["Qwen3ForCausalLM"], rope_theta=1e6, head_dim=12),
+    "llama3": dict(architectures=["LlamaForCausalLM"], segment_size=9, rope_theta=10000.0,
+                   rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                 "high_freq_factor": 4.0, "original_max_position_embeddings": 64}),
+}
+
+
+def check_families_against_naive():
+    """Qwen2 biases, Qwen3 q/k norms, Llama 3 rope scaling: module == transcription."""
+    for family, overrides in FAMILY_OVERRIDES.items():
+        config = make_config(**overrides)
+        model = ref.random_model(config, seed=11, init_std=0.15, weight_dtype=torch.float64)
+        names = set(model.state_dict())
+        if family == "qwen2":
+            check("model.layers.0.self_attn.q_proj.bias" in names
+                  and "model.layers.0.self_attn.o_proj.bias" not in names, "qwen2: q/k/v biases, no o bias")
+        if family == "qwen3":
+            check("model.layers.1.self_attn.k_norm.weight" in names, "qwen3: q/k norm weights")
+        ids = torch.randint(0, config.vocab_size, (23,), generator=torch.Generator().manual_seed(5))
+        with torch.no_grad():
+            logits, state = model(ids)
+        naive_logits, naive_memory = naive_forward(model, ids.tolist())
+        check(rel_diff(logits, naive_logits) < TOLERANCE and
+              rel_diff(ref.memory_tensor(state), naive_memory) < TOLERANCE,
+              f"{family}: module == literal transcription ({rel_diff(logits, naive_logits):.2g})")
+        if family == "llama3":
+            # The scaling must matter at these offsets, or the check proves nothing.
+            plain = make_config(**{k: v for k, v in overrides.items() if k != "rope_scaling"})
+            other = ref.InfiniForCausalLM(plain, model.biases).to(torch.float64)
+            other.load_state_dict(model.state_dict())
+            with torch.no_grad():
+                plain_logits, _ = other(ids)
+            check(float((plain_logits - logits).abs().max()) > 1e-2, "llama3: scaling changes the logits")
 
 
 def check_against_naive():
@@ -296,11 +353,13 @@ def check_files():
         for name in [n for n in tensors if n.endswith("memory_gate")]:
             del tensors[name]
         ref.write_safetensors(os.path.join(tmp, "model.safetensors"), tensors, torch.float32)
-        try:
-            ref.load_checkpoint(tmp)
-            check(False, "loading without memory_gate needs gate_logit")
-        except ValueError:
-            check(True, "loading without memory_gate needs gate_logit")
+        off = ref.load_checkpoint(tmp)
+        check(not off.memory and not off.model.layers[0].self_attn.memory_enabled,
+              "without memory_gate and gate_logit: memory off")
+        ids = torch.randint(0, off.config.vocab_size, (12,), generator=torch.Generator().manual_seed(2))
+        with torch.no_grad():
+            _, off_state = off(ids)
+        check(float(ref.memory_tensor(off_state).abs().max()) == 0.0, "memory off: M and z stay 0")
         plain = ref.load_checkpoint(tmp, gate_logit=-2.0)
         check(bool((plain.model.layers[0].self_attn.memory_gate == -2.0).all()), "gate_logit fills memory_gate")
 
@@ -329,6 +388,7 @@ def check_golden():
 def main() -> int:
     torch.set_num_threads(1)
     check_against_naive()
+    check_families_against_naive()
     check_chunking()
     check_bounded_state()
     check_delta_differs()

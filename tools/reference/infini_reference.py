@@ -40,6 +40,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+INFINI_ARCHITECTURE = "InfiniLlamaForCausalLM"  # the project's own format (engine's to_json)
+MODEL_TYPES = {INFINI_ARCHITECTURE: "llama", "LlamaForCausalLM": "llama",
+               "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}
+ARCHITECTURES = tuple(MODEL_TYPES)
+DEFAULT_SEGMENT_SIZE = 2048  # the paper's; for checkpoints without "segment_size"
 
 
 # ----------------------------------------------------------------------------
@@ -60,6 +65,12 @@ class InfiniConfig:
     tie_word_embeddings: bool
     segment_size: int
     memory_update: str  # "linear" or "delta"
+    # Hugging Face Llama-family variants (design page, "Other Llama-family
+    # architectures"). Defaults keep the project's original Llama layout.
+    architecture: str = "LlamaForCausalLM"
+    rope_scaling: Optional[dict] = None  # {"rope_type": "llama3", "factor", ...} or None
+    attention_bias: bool = False  # Llama / Qwen3: q, k, v, o biases
+    mlp_bias: bool = False        # Llama: gate, up, down biases
 
     @property
     def heads_per_kv(self) -> int:
@@ -78,6 +89,25 @@ class InfiniConfig:
         d = self.head_dim
         return self.num_hidden_layers * self.num_key_value_heads * d * (d + 1)
 
+    @property
+    def qk_norm(self) -> bool:
+        """Qwen3: per-head RMSNorm of q and k after the projection."""
+        return self.architecture == "Qwen3ForCausalLM"
+
+    def config_biases(self) -> Optional[frozenset]:
+        """The linears with a bias as config.json fixes them; None for the
+        project's own format, whose biases are whatever the file holds."""
+        if self.architecture == INFINI_ARCHITECTURE:
+            return None
+        if self.architecture == "Qwen2ForCausalLM":
+            return frozenset({"q_proj", "k_proj", "v_proj"})
+        out = set()
+        if self.attention_bias:
+            out |= {"q_proj", "k_proj", "v_proj", "o_proj"}
+        if self.mlp_bias:
+            out |= {"gate_proj", "up_proj", "down_proj"}
+        return frozenset(out)
+
     def validate(self) -> None:
         def positive(name):
             if getattr(self, name) <= 0:
@@ -92,9 +122,34 @@ class InfiniConfig:
             raise ValueError("config: head_dim must be even (RoPE pairs i and i + d/2)")
         if self.memory_update not in ("linear", "delta"):
             raise ValueError(f"config: memory_update must be 'linear' or 'delta', got {self.memory_update!r}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"config: architectures [{self.architecture!r}] is not implemented")
+        if self.rope_scaling is not None:
+            kind = self.rope_scaling.get("rope_type", self.rope_scaling.get("type"))
+            if kind != "llama3":
+                raise ValueError(f"config: rope_scaling of type {kind!r} is not implemented")
 
     @classmethod
     def from_dict(cls, d: dict) -> "InfiniConfig":
+        """config.json -> config. Hugging Face checkpoints without
+        "segment_size" get DEFAULT_SEGMENT_SIZE, as in the engine."""
+        architectures = d.get("architectures")
+        if architectures is None:
+            architecture = {"qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM",
+                            "llama": "LlamaForCausalLM"}.get(d.get("model_type"), INFINI_ARCHITECTURE)
+        else:
+            if len(architectures) != 1:
+                raise ValueError(f"config: architectures must name one architecture, got {architectures}")
+            architecture = architectures[0]
+        segment_size = d.get("segment_size")
+        if segment_size is None:
+            if architecture == INFINI_ARCHITECTURE:
+                raise ValueError("config: segment_size is missing")
+            segment_size = DEFAULT_SEGMENT_SIZE
+        if d.get("use_sliding_window"):
+            raise ValueError("config: use_sliding_window true is not implemented")
+        if d.get("hidden_act", "silu") != "silu":
+            raise ValueError(f"config: hidden_act {d['hidden_act']!r} is not implemented")
         heads = int(d["num_attention_heads"])
         head_dim = d.get("head_dim")
         if head_dim is None:
@@ -113,17 +168,24 @@ class InfiniConfig:
             rms_norm_eps=float(d.get("rms_norm_eps", 1e-6)),
             rope_theta=float(d.get("rope_theta", 10000.0)),
             tie_word_embeddings=bool(d.get("tie_word_embeddings", False)),
-            segment_size=int(d["segment_size"]),
+            segment_size=int(segment_size),
             memory_update=str(d.get("memory_update", "linear")),
+            architecture=architecture,
+            rope_scaling=d.get("rope_scaling"),
+            attention_bias=bool(d.get("attention_bias", False)),
+            mlp_bias=bool(d.get("mlp_bias", False)),
         )
+        if config.rope_scaling is not None and config.rope_scaling.get(
+                "rope_type", config.rope_scaling.get("type")) == "default":
+            config.rope_scaling = None
         config.validate()
         return config
 
     def to_dict(self) -> dict:
         """The config.json contents (Llama keys plus segment_size, memory_update)."""
-        return {
-            "architectures": ["LlamaForCausalLM"],
-            "model_type": "llama",
+        out = {
+            "architectures": [self.architecture],
+            "model_type": MODEL_TYPES[self.architecture],
             "vocab_size": self.vocab_size,
             "hidden_size": self.hidden_size,
             "intermediate_size": self.intermediate_size,
@@ -137,6 +199,13 @@ class InfiniConfig:
             "segment_size": self.segment_size,
             "memory_update": self.memory_update,
         }
+        if self.rope_scaling is not None:
+            out["rope_scaling"] = dict(self.rope_scaling)
+        if self.architecture in ("LlamaForCausalLM", "Qwen3ForCausalLM") and self.attention_bias:
+            out["attention_bias"] = True
+        if self.architecture == "LlamaForCausalLM" and self.mlp_bias:
+            out["mlp_bias"] = True
+        return out
 
 
 def load_config(directory: str) -> InfiniConfig:
@@ -184,8 +253,8 @@ def read_safetensors(path: str) -> Dict[str, Tensor]:
         itemsize = np.dtype(np_code).itemsize
         if end - begin != math.prod(shape) * itemsize or end > len(data):
             raise ValueError(f"{path}: tensor {name} byte range {begin}..{end} does not fit {shape}")
-        bits = np.frombuffer(data[begin:end], dtype=np_code).astype(np_code[1:])  # to native order
-        tensors[name] = torch.from_numpy(bits.copy()).view(dtype).reshape(shape)
+        bits = np.frombuffer(data, dtype=np_code, count=(end - begin) // itemsize, offset=begin)
+        tensors[name] = torch.from_numpy(bits.astype(np_code[1:])).view(dtype).reshape(shape)  # native order
     return tensors
 
 
@@ -244,14 +313,32 @@ def rotate_half(x: Tensor) -> Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def apply_rope(x: Tensor, positions: Tensor, theta: float) -> Tensor:
+def rope_inv_freq(config: "InfiniConfig") -> Tensor:
+    """The head_dim/2 inverse frequencies in float64: theta^(-2i/d), adjusted
+    as Hugging Face's _compute_llama3_parameters does for rope_scaling llama3."""
+    d = config.head_dim
+    inv_freq = config.rope_theta ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    scaling = config.rope_scaling
+    if scaling is None:
+        return inv_freq
+    factor = float(scaling["factor"])
+    low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+    old_context = float(scaling["original_max_position_embeddings"])
+    low_freq_wavelen, high_freq_wavelen = old_context / low, old_context / high
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_context / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= high_freq_wavelen) & (wavelen <= low_freq_wavelen)
+    return torch.where(medium, smoothed, scaled)
+
+
+def apply_rope(x: Tensor, positions: Tensor, inv_freq: Tensor) -> Tensor:
     """HF Llama rotary encoding of x [..., n, d] at `positions` [n].
 
     Angles are computed in float64 whatever x's dtype, then cast.
     """
-    d = x.shape[-1]
-    inv_freq = theta ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # theta^(-2i/d)
-    angles = positions.to(torch.float64)[:, None] * inv_freq[None, :]  # [n, d/2]
+    angles = positions.to(torch.float64)[:, None] * inv_freq.to(torch.float64)[None, :]  # [n, d/2]
     angles = torch.cat((angles, angles), dim=-1)  # pairs (i, i + d/2)
     cos = angles.cos().to(x.dtype)
     sin = angles.sin().to(x.dtype)
@@ -336,7 +423,12 @@ class InfiniAttention(nn.Module):
         self.k_proj = nn.Linear(h, config.kv_size, bias="k_proj" in biases)
         self.v_proj = nn.Linear(h, config.kv_size, bias="v_proj" in biases)
         self.o_proj = nn.Linear(config.q_size, h, bias="o_proj" in biases)
+        if config.qk_norm:  # Qwen3: one [d] weight each, shared by the heads
+            self.q_norm = RMSNorm(d, config.rms_norm_eps)
+            self.k_norm = RMSNorm(d, config.rms_norm_eps)
         self.memory_gate = nn.Parameter(torch.zeros(self.num_heads))  # beta_h, one per query head
+        # Memory off (a plain checkpoint without gates): A = A_dot, nothing folded.
+        self.memory_enabled = True
 
     def empty_state(self, batch: int, dtype: torch.dtype, device) -> LayerState:
         g, d = self.num_kv_heads, self.head_dim
@@ -359,11 +451,11 @@ class InfiniAttention(nn.Module):
         values [B, Hkv, offset+n, d] are the segment's tokens up to the last query.
         """
         n, total = q.shape[2], keys.shape[2]
-        theta = self.config.rope_theta
+        inv_freq = rope_inv_freq(self.config)  # float64 whatever the module's dtype
         q_pos = torch.arange(offset, offset + n, device=q.device)
         k_pos = torch.arange(0, total, device=q.device)
-        q_rot = apply_rope(q, q_pos, theta)
-        k_rot = self._per_query_head(apply_rope(keys, k_pos, theta))
+        q_rot = apply_rope(q, q_pos, inv_freq)
+        k_rot = self._per_query_head(apply_rope(keys, k_pos, inv_freq))
         v = self._per_query_head(values)
         scores = q_rot @ k_rot.transpose(-1, -2) / math.sqrt(self.head_dim)  # [B, H, n, total]
         future = k_pos[None, :] > q_pos[:, None]
@@ -399,6 +491,8 @@ class InfiniAttention(nn.Module):
         q = self.q_proj(x).view(b, t, self.num_heads, d).transpose(1, 2)      # [B, H, T, d]
         k = self.k_proj(x).view(b, t, self.num_kv_heads, d).transpose(1, 2)   # [B, Hkv, T, d]
         v = self.v_proj(x).view(b, t, self.num_kv_heads, d).transpose(1, 2)
+        if self.config.qk_norm:  # before RoPE, the memory and the window
+            q, k = self.q_norm(q), self.k_norm(k)
         gate = torch.sigmoid(self.memory_gate).view(1, self.num_heads, 1, 1).to(x.dtype)
 
         memory, norm, seg_keys, seg_values = state.memory, state.norm, state.keys, state.values
@@ -412,13 +506,17 @@ class InfiniAttention(nn.Module):
             seg_values = torch.cat((seg_values, v[:, :, start:start + n]), dim=2)
 
             a_dot = self._local_attention(q_piece, seg_keys, seg_values, offset)
-            a_mem = self._memory_retrieval(q_piece, memory, norm)  # memory of earlier segments only
-            outputs.append(gate * a_mem + (1 - gate) * a_dot)
+            if self.memory_enabled:
+                a_mem = self._memory_retrieval(q_piece, memory, norm)  # earlier segments only
+                outputs.append(gate * a_mem + (1 - gate) * a_dot)
+            else:
+                outputs.append(a_dot)
 
             offset += n
             start += n
             if offset == S:  # segment complete: write it, start a new window
-                memory, norm = self._memory_update(memory, norm, seg_keys, seg_values)
+                if self.memory_enabled:
+                    memory, norm = self._memory_update(memory, norm, seg_keys, seg_values)
                 seg_keys = seg_keys[:, :, :0]
                 seg_values = seg_values[:, :, :0]
                 offset = 0
@@ -452,9 +550,11 @@ class InfiniModel(nn.Module):
 
 
 class InfiniForCausalLM(nn.Module):
-    def __init__(self, config: InfiniConfig, biases: Iterable[str] = ()):
+    def __init__(self, config: InfiniConfig, biases: Iterable[str] = (), memory: bool = True):
         """`biases`: short names of the linears that carry a bias, e.g.
-        {"q_proj", "k_proj", "v_proj"} for Qwen2; "lm_head" allowed too."""
+        {"q_proj", "k_proj", "v_proj"} for Qwen2; "lm_head" allowed too.
+        `memory=False`: memory off, local attention only (a plain checkpoint
+        loaded without a gate value, as the engine runs it)."""
         super().__init__()
         biases = frozenset(biases)
         unknown = biases - set(LINEAR_NAMES) - {"lm_head"}
@@ -466,6 +566,9 @@ class InfiniForCausalLM(nn.Module):
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias="lm_head" in biases)
         if config.tie_word_embeddings:
             self.lm_head.weight = self.model.embed_tokens.weight
+        self.memory = memory
+        for layer in self.model.layers:
+            layer.self_attn.memory_enabled = memory
 
     def new_state(self, batch: int = 1) -> InfiniState:
         p = self.model.embed_tokens.weight
@@ -495,10 +598,13 @@ class InfiniForCausalLM(nn.Module):
         return (logits.squeeze(0) if squeeze else logits), new_state
 
     def checkpoint_tensors(self) -> Dict[str, Tensor]:
-        """state_dict without lm_head.weight when tied: what model.safetensors holds."""
+        """state_dict without lm_head.weight when tied, and without the memory
+        gates with memory off: what model.safetensors holds."""
         tensors = dict(self.state_dict())
         if self.config.tie_word_embeddings:
             tensors.pop("lm_head.weight", None)
+        if not self.memory:
+            tensors = {k: v for k, v in tensors.items() if not k.endswith(".memory_gate")}
         return tensors
 
 
@@ -506,24 +612,69 @@ class InfiniForCausalLM(nn.Module):
 # Checkpoints
 
 
+INDEX_FILE = "model.safetensors.index.json"
+
+
+class _skip_init:
+    """Builds modules without their random initialisation (loading overwrites
+    every parameter; a 0.5B-parameter model otherwise spends most of its
+    load time drawing numbers that are thrown away)."""
+
+    def __enter__(self):
+        self.saved = (nn.Linear.reset_parameters, nn.Embedding.reset_parameters)
+        nn.Linear.reset_parameters = lambda module: None
+        nn.Embedding.reset_parameters = lambda module: None
+
+    def __exit__(self, *exc):
+        nn.Linear.reset_parameters, nn.Embedding.reset_parameters = self.saved
+
+
+def read_checkpoint_tensors(directory: str) -> Dict[str, Tensor]:
+    """Every tensor of model.safetensors, or of the shards the index names."""
+    single = os.path.join(directory, "model.safetensors")
+    index = os.path.join(directory, INDEX_FILE)
+    if os.path.isfile(single) and os.path.isfile(index):
+        raise ValueError(f"{directory}: both model.safetensors and {INDEX_FILE}")
+    if os.path.isfile(single):
+        return read_safetensors(single)
+    with open(index, "r", encoding="utf-8") as f:
+        weight_map = json.load(f)["weight_map"]
+    tensors: Dict[str, Tensor] = {}
+    for shard in sorted(set(weight_map.values())):
+        part = read_safetensors(os.path.join(directory, shard))
+        listed = {name for name, file in weight_map.items() if file == shard}
+        if set(part) != listed:
+            raise ValueError(f"{directory}/{shard}: tensors differ from the index")
+        tensors.update(part)
+    return tensors
+
+
 def load_checkpoint(directory: str, dtype: torch.dtype = torch.float64,
                     gate_logit: Optional[float] = None) -> InfiniForCausalLM:
-    """Loads config.json + model.safetensors, weights upcast/cast to `dtype`.
+    """Loads config.json + the weights (single file or shards), cast to `dtype`.
 
-    A plain Llama checkpoint has no memory_gate tensors: pass `gate_logit` to
-    give every head that (untrained) gate logit, otherwise that is an error.
+    A plain checkpoint has no memory_gate tensors: it loads with memory off
+    (local attention only, as the engine runs it by default), or with every
+    head given `gate_logit` (untrained memory) when that is passed.
     """
     config = load_config(directory)
-    tensors = read_safetensors(os.path.join(directory, "model.safetensors"))
-    biases = {name.split(".")[-2] for name in tensors if name.endswith(".bias")}
-    model = InfiniForCausalLM(config, biases)
-    for i in range(config.num_hidden_layers):
-        name = f"model.layers.{i}.self_attn.memory_gate"
+    tensors = read_checkpoint_tensors(directory)
+    # Some Transformers versions saved the rotary buffers; they are recomputed.
+    tensors = {k: v for k, v in tensors.items() if not k.endswith(".rotary_emb.inv_freq")}
+    biases = config.config_biases()
+    if biases is None:
+        biases = {name.split(".")[-2] for name in tensors if name.endswith(".bias")}
+    gates = [f"model.layers.{i}.self_attn.memory_gate" for i in range(config.num_hidden_layers)]
+    has_gates = all(name in tensors for name in gates)
+    with _skip_init():  # every parameter is overwritten below
+        model = InfiniForCausalLM(config, biases, memory=has_gates or gate_logit is not None).to(dtype)
+    for name in gates:
         if name not in tensors:
-            if gate_logit is None:
-                raise ValueError(f"{directory}: no {name}; pass gate_logit for a plain Llama checkpoint")
-            tensors[name] = torch.full((config.num_attention_heads,), float(gate_logit))
+            tensors[name] = torch.full((config.num_attention_heads,),
+                                       float(gate_logit if gate_logit is not None else 0.0))
     if config.tie_word_embeddings:
+        if "lm_head.weight" in tensors:
+            raise ValueError(f"{directory}: lm_head.weight present but tie_word_embeddings is true")
         tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"]
     expected = set(model.state_dict())
     missing, unexpected = expected - set(tensors), set(tensors) - expected
@@ -535,7 +686,8 @@ def load_checkpoint(directory: str, dtype: torch.dtype = torch.float64,
                 raise ValueError(f"{directory}: {name} has shape {list(tensors[name].shape)}, "
                                  f"config says {list(param.shape)}")
             param.copy_(tensors[name].to(torch.float64))
-    return model.to(dtype)
+            tensors[name] = None  # let the file's copy go as the model fills
+    return model
 
 
 def save_checkpoint(directory: str, model: InfiniForCausalLM, config: Optional[InfiniConfig] = None,
@@ -549,9 +701,9 @@ def save_checkpoint(directory: str, model: InfiniForCausalLM, config: Optional[I
 
 
 def random_model(config: InfiniConfig, seed: int, init_std: float = 0.1, embed_std: float = 1.0,
-                 weight_dtype: torch.dtype = torch.float32, biases: Iterable[str] = (),
+                 weight_dtype: torch.dtype = torch.float32, biases: Optional[Iterable[str]] = None,
                  gate_std: float = 1.0, norm_std: float = 0.1,
-                 dtype: torch.dtype = torch.float64) -> InfiniForCausalLM:
+                 dtype: torch.dtype = torch.float64, memory: bool = True) -> InfiniForCausalLM:
     """Random weights, reproducible from `seed`.
 
     Embeddings normal(0, embed_std); linear weights and biases normal(0, init_std);
@@ -559,12 +711,15 @@ def random_model(config: InfiniConfig, seed: int, init_std: float = 0.1, embed_s
     gate differs per head. Every value is rounded to `weight_dtype`, so the model
     equals what save_checkpoint(..., weight_dtype) writes; returned in `dtype`.
     """
-    model = InfiniForCausalLM(config, biases).to(torch.float64)
+    if biases is None:  # what config.json implies; none for the project's own format
+        biases = config.config_biases() or ()
+    model = InfiniForCausalLM(config, biases, memory=memory).to(torch.float64)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in model.named_parameters():  # tied lm_head appears once
             values = torch.randn(param.shape, generator=generator, dtype=torch.float64)
-            if name.endswith("layernorm.weight") or name == "model.norm.weight":
+            if (name.endswith("layernorm.weight") or name == "model.norm.weight"
+                    or name.endswith("_norm.weight")):
                 values = 1.0 + norm_std * values
             elif name.endswith("memory_gate"):
                 values = gate_std * values

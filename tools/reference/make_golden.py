@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import sys
+from typing import Optional
 
 import torch
 
@@ -35,13 +36,14 @@ class Case:
     seed: int
     init_std: float = 0.15
     embed_std: float = 1.0
-    biases: tuple = ()
+    biases: Optional[tuple] = None  # None: what config.json implies (none for the own format)
+    memory: bool = True  # False: no memory_gate tensors, so the engine runs memory off
 
 
 CASES = [
     Case(
         name="linear_mha_tied_f32",
-        config=dict(vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        config=dict(architectures=["LlamaForCausalLM"], vocab_size=97, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                     num_attention_heads=4, num_key_value_heads=4, rms_norm_eps=1e-6,
                     rope_theta=10000.0, tie_word_embeddings=True, segment_size=6,
                     memory_update="linear"),
@@ -51,7 +53,7 @@ CASES = [
                 "3 full segments + partial segment of 5"]),
     Case(
         name="delta_gqa_untied_f32",
-        config=dict(vocab_size=113, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+        config=dict(architectures=["LlamaForCausalLM"], vocab_size=113, hidden_size=48, intermediate_size=64, num_hidden_layers=2,
                     num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
                     rope_theta=10000.0, tie_word_embeddings=False, segment_size=8,
                     memory_update="delta"),
@@ -60,7 +62,7 @@ CASES = [
                 "untied lm_head.weight", "F32 weights", "3 full segments + partial segment of 6"]),
     Case(
         name="delta_gqa_bf16",
-        config=dict(vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+        config=dict(architectures=["LlamaForCausalLM"], vocab_size=101, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                     num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-6,
                     rope_theta=500000.0, tie_word_embeddings=True, segment_size=5,
                     memory_update="delta"),
@@ -70,7 +72,8 @@ CASES = [
                 "5 full segments + partial segment of 2"]),
     Case(
         name="linear_headdim_bias_f16",
-        config=dict(vocab_size=131, hidden_size=48, intermediate_size=96, num_hidden_layers=2,
+        config=dict(architectures=["Qwen2ForCausalLM"], vocab_size=131, hidden_size=48,
+                    intermediate_size=96, num_hidden_layers=2,
                     num_attention_heads=4, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-6,
                     rope_theta=1000000.0, tie_word_embeddings=False, segment_size=7,
                     memory_update="linear"),
@@ -82,13 +85,58 @@ CASES = [
                 "4 full segments + partial segment of 5"]),
     Case(
         name="delta_mha_long_f32",
-        config=dict(vocab_size=103, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+        config=dict(architectures=["LlamaForCausalLM"], vocab_size=103, hidden_size=32, intermediate_size=64, num_hidden_layers=3,
                     num_attention_heads=4, num_key_value_heads=4, rms_norm_eps=1e-6,
                     rope_theta=10000.0, tie_word_embeddings=True, segment_size=4,
                     memory_update="delta"),
         tokens=30, weight_dtype=torch.float32, seed=5005, init_std=0.2,
         covers=["delta memory update over many segments", "3 layers", "segment size 4",
                 "7 full segments + partial segment of 2", "multi-head attention", "F32 weights"]),
+    # Hugging Face families, each with its real config's features at a small size.
+    Case(
+        name="qwen2_bias_tied_bf16",
+        config=dict(architectures=["Qwen2ForCausalLM"], vocab_size=151, hidden_size=64,
+                    intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+                    num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                    tie_word_embeddings=True, segment_size=6, memory_update="delta"),
+        tokens=28, weight_dtype=torch.bfloat16, seed=6006, init_std=0.12,
+        covers=["Qwen2ForCausalLM (Qwen2.5-0.5B's features)", "q/k/v biases from the architecture",
+                "rope_theta 1e6", "tied embeddings", "grouped-query attention (4 heads, 2 kv heads)",
+                "BF16 weights", "delta memory update", "4 full segments + partial segment of 4"]),
+    Case(
+        name="qwen3_qknorm_f32",
+        config=dict(architectures=["Qwen3ForCausalLM"], vocab_size=127, hidden_size=48,
+                    intermediate_size=112, num_hidden_layers=2, num_attention_heads=4,
+                    num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                    tie_word_embeddings=True, segment_size=7, memory_update="linear"),
+        tokens=30, weight_dtype=torch.float32, seed=7007, init_std=0.15,
+        covers=["Qwen3ForCausalLM (Qwen3-0.6B's features)", "per-head q/k RMSNorm before RoPE and memory",
+                "head_dim 16 != hidden/heads (q size 64 != hidden 48)", "rope_theta 1e6",
+                "tied embeddings", "linear memory update", "4 full segments + partial segment of 2"]),
+    Case(
+        name="llama32_rope_scaling_f32",
+        config=dict(architectures=["LlamaForCausalLM"], vocab_size=109, hidden_size=64,
+                    intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                    num_key_value_heads=2, rms_norm_eps=1e-5, rope_theta=500000.0,
+                    rope_scaling={"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                                  "original_max_position_embeddings": 64, "rope_type": "llama3"},
+                    tie_word_embeddings=True, segment_size=9, memory_update="delta"),
+        tokens=31, weight_dtype=torch.float32, seed=8008, init_std=0.15,
+        covers=["LlamaForCausalLM with rope_scaling llama3 (Llama 3.2's factors; original context "
+                "64 so that the 9 offsets of a segment reach all three bands)",
+                "grouped-query attention (4 heads, 2 kv heads)", "rope_theta 5e5", "tied embeddings",
+                "delta memory update", "3 full segments + partial segment of 4"]),
+    Case(
+        name="smollm2_plain_f32",
+        config=dict(architectures=["LlamaForCausalLM"], vocab_size=97, hidden_size=48,
+                    intermediate_size=96, num_hidden_layers=3, num_attention_heads=6,
+                    num_key_value_heads=2, rms_norm_eps=1e-5, rope_theta=100000.0,
+                    tie_word_embeddings=True, segment_size=5, memory_update="linear"),
+        tokens=23, weight_dtype=torch.float32, seed=9009, init_std=0.15, memory=False,
+        covers=["a plain Hugging Face checkpoint (SmolLM2's features): no memory_gate, so memory "
+                "off: local attention in each segment only, M and z stay 0",
+                "grouped-query attention with 3 query heads per kv head", "rope_theta 1e5",
+                "tied embeddings", "4 full segments + partial segment of 3"]),
 ]
 
 DTYPE_NAMES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
@@ -127,7 +175,7 @@ def make_case(case: Case, out_dir: str) -> dict:
     os.makedirs(case_dir, exist_ok=True)
 
     model = ref.random_model(config, seed=case.seed, init_std=case.init_std, embed_std=case.embed_std,
-                             weight_dtype=case.weight_dtype, biases=case.biases)
+                             weight_dtype=case.weight_dtype, biases=case.biases, memory=case.memory)
     ref.save_checkpoint(case_dir, model, config, case.weight_dtype)
     ids = torch.randint(0, config.vocab_size, (case.tokens,),
                         generator=torch.Generator().manual_seed(case.seed + 1))
@@ -135,18 +183,38 @@ def make_case(case: Case, out_dir: str) -> dict:
     # The logits come from the checkpoint as stored, upcast to float64.
     loaded = ref.load_checkpoint(case_dir, torch.float64)
     for name, tensor in model.state_dict().items():
-        assert torch.equal(tensor, loaded.state_dict()[name]), f"{name} changed on disk"
+        if case.memory or not name.endswith("memory_gate"):  # memory off: no gates on disk
+            assert torch.equal(tensor, loaded.state_dict()[name]), f"{name} changed on disk"
+    assert loaded.memory == case.memory
     logits, state, stream_diff = run_whole_and_by_token(loaded, ids)
 
-    # The other memory update must change the logits clearly, or the case
-    # would not tell the two apart.
-    other = dataclasses.replace(config, memory_update="linear" if config.memory_update == "delta" else "delta")
-    other_model = ref.InfiniForCausalLM(other, loaded.biases).to(torch.float64)
-    other_model.load_state_dict(loaded.state_dict())
-    with torch.no_grad():
-        other_logits, _ = other_model(ids)
-    other_diff = float((other_logits - logits).abs().max())
-    assert other_diff > 0.05, f"{case.name}: {other.memory_update} barely changes the logits ({other_diff})"
+    # The other memory update (memory on, for a memory-off case; plain RoPE,
+    # for a scaled one) must change the logits clearly, or the case would not
+    # tell the two apart.
+    if case.memory:
+        other = dataclasses.replace(config, memory_update="linear" if config.memory_update == "delta" else "delta")
+        other_name = f"{other.memory_update}_update"
+    else:
+        other, other_name = config, "memory_on"
+    distinctions = [(other, other_name)]
+    if config.rope_scaling is not None:
+        distinctions.append((dataclasses.replace(config, rope_scaling=None), "plain_rope"))
+    other_diff = 0.0
+    for variant, variant_name in distinctions:
+        memory_on = case.memory or variant_name == "memory_on"
+        variant_model = ref.InfiniForCausalLM(variant, loaded.biases, memory=memory_on).to(torch.float64)
+        state_dict = dict(loaded.state_dict())
+        if variant_name == "memory_on":  # gates of 0 (an even mix) show the memory would matter
+            for name in variant_model.state_dict():
+                if name.endswith("memory_gate"):
+                    state_dict[name] = torch.zeros(config.num_attention_heads, dtype=torch.float64)
+        variant_model.load_state_dict(state_dict)
+        with torch.no_grad():
+            variant_logits, _ = variant_model(ids)
+        diff = float((variant_logits - logits).abs().max())
+        assert diff > 0.05, f"{case.name}: {variant_name} barely changes the logits ({diff})"
+        if variant_name == other_name:
+            other_diff = diff
 
     memory = ref.memory_tensor(state)
     assert memory.numel() == config.memory_floats()
@@ -165,7 +233,9 @@ def make_case(case: Case, out_dir: str) -> dict:
         "partial_segment_tokens": case.tokens % S,
         "memory_update": config.memory_update,
         "weight_dtype": DTYPE_NAMES[case.weight_dtype],
-        "biases": sorted(case.biases),
+        "architecture": config.architecture,
+        "biases": sorted(loaded.biases),
+        "memory": case.memory,
         "covers": case.covers,
         "seed": case.seed,
         "init_std": case.init_std,
@@ -184,7 +254,7 @@ def make_case(case: Case, out_dir: str) -> dict:
             "logits_std": round(float(logits.std()), 4),
             "memory_max_abs": round(float(memory.abs().max()), 4),
             "whole_vs_token_by_token_rel_diff_max": float(f"{stream_diff:.1e}"),
-            f"logits_max_abs_diff_with_{other.memory_update}_update": round(other_diff, 4),
+            f"logits_max_abs_diff_with_{other_name}": round(other_diff, 4),
         },
     }
     with open(os.path.join(case_dir, "case.json"), "w", encoding="utf-8") as f:
