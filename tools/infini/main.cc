@@ -41,6 +41,9 @@ commands:
   make-doc    write one such document to a file; prints its question and answer
               passkey|needle|summary --model DIR --length N --out FILE
               [--filler repeat|prose] [--prose-file FILE] [--depth D] [--seed S]
+  tokenize    print a text file's token ids, one line, space-separated
+              (--tokenizer FILE | --model DIR) --in FILE [--special parse|text]
+              (parse: special-token strings become their ids, as Hugging Face's encode)
   convert     an Infini checkpoint from a plain Llama-family one: config.json gains
               segment_size and memory_update, every layer a memory_gate (logit -4), weights
               hard-linked (copied across file systems), tokenizer and templates copied
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
     if (command == "bench") return infini::tool::bench_command(args);
     if (command == "eval") return infini::tool::eval_command(args);
     if (command == "make-doc") return infini::tool::make_doc_command(args);
+    if (command == "tokenize") return infini::tool::tokenize_command(args);
     if (command == "convert") return infini::tool::convert_command(args);
     std::fprintf(stderr, "infini: unknown command '%s'\n%s\n", command.c_str(), kUsage);
     return 2;
