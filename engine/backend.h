@@ -65,8 +65,12 @@ class Backend {
                                                       int64_t in_features,
                                                       const float* bias) = 0;
 
-  // out[i] = table[ids[i]]; ids live on the host and are already range-checked.
-  virtual void embed(const int32_t* ids, int64_t count, const Tensor& table, Tensor& out) = 0;
+  // out[i] = row ids[i] of the table [vocab, hidden], in float32; ids live on
+  // the host and are already range-checked. The table is a weight like any
+  // other (bf16 on the bf16 path), so a tied lm_head shares it and no fp32
+  // copy of a bf16 checkpoint's embeddings is kept.
+  virtual void embed(const int32_t* ids, int64_t count, const LinearWeight& table,
+                     Tensor& out) = 0;
   // y = x W^T + b.
   virtual void linear(const Tensor& x, const LinearWeight& weight, Tensor& y) = 0;
   // y = x / sqrt(mean(x^2) + eps) * weight, weight a [1, cols] tensor, per row.

@@ -18,7 +18,8 @@
 
 namespace infini::cuda {
 
-inline constexpr int kPluginAbiVersion = 2;  // 2: Backend::rms_norm_heads, AttentionShape::rope_inv_freq
+// 2: Backend::rms_norm_heads, AttentionShape::rope_inv_freq, embed from a LinearWeight.
+inline constexpr int kPluginAbiVersion = 2;
 inline constexpr const char* kPluginFileName = "libinfini-cuda.so";
 inline constexpr const char* kPluginEntryPoint = "infini_cuda_plugin";
 

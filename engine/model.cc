@@ -194,19 +194,18 @@ std::shared_ptr<const Model> Model::assemble(const ModelConfig& config, WeightRe
     return config.biases_from_checkpoint() ? reader.has(name + ".bias") : by_config;
   };
 
-  auto embedding = reader.get("model.embed_tokens.weight", {config.vocab_size, hidden});
-  model->embedding_ = backend.upload(embedding.data(), config.vocab_size, hidden);
-  bytes += model->embedding_.bytes();
+  {
+    auto embedding = reader.get("model.embed_tokens.weight", {config.vocab_size, hidden});
+    model->embedding_ = backend.upload_linear(embedding.data(), config.vocab_size, hidden, nullptr);
+    bytes += model->embedding_->bytes();
+  }
   model->final_norm_ = vector_tensor("model.norm.weight", hidden);
   if (config.tie_word_embeddings) {
-    model->lm_head_ = backend.upload_linear(embedding.data(), config.vocab_size, hidden, nullptr);
-    bytes += model->lm_head_->bytes();
+    model->lm_head_ = model->embedding_;  // one copy for both
   } else {
     model->lm_head_ = stacked_linear(backend, reader, {"lm_head"}, {biased("lm_head", false)},
                                      {config.vocab_size}, hidden, bytes);
   }
-  embedding.clear();
-  embedding.shrink_to_fit();
 
   for (int64_t l = 0; l < config.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -313,7 +312,7 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
   Tensor proj = be.allocate(n, hidden);
   Tensor gate_up = be.allocate(n, 2 * inter);
   Tensor act = be.allocate(n, inter);
-  be.embed(ids.data(), n, embedding_, x);
+  be.embed(ids.data(), n, *embedding_, x);
 
   const float eps = static_cast<float>(config_.rms_norm_eps);
   for (size_t l = 0; l < layers_.size(); ++l) {

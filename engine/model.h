@@ -90,9 +90,10 @@ class Model {
   ModelConfig config_;
   AttentionShape shape_;
   std::shared_ptr<Backend> backend_;
-  Tensor embedding_;   // [vocab, hidden]
+  // [vocab, hidden] in the compute dtype; the lm_head is the same object when tied.
+  std::shared_ptr<LinearWeight> embedding_;
   Tensor final_norm_;  // [1, hidden]
-  std::unique_ptr<LinearWeight> lm_head_;
+  std::shared_ptr<LinearWeight> lm_head_;
   std::vector<Layer> layers_;
   int64_t weight_bytes_ = 0;
   bool memory_enabled_ = true;

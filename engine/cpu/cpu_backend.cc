@@ -7,6 +7,7 @@
 
 #include "engine/cpu/cpu_kernels.h"
 #include "engine/error.h"
+#include "engine/float_convert.h"
 
 namespace infini::cpu {
 
@@ -90,10 +91,21 @@ std::unique_ptr<LinearWeight> CpuBackend::upload_linear(const float* weight, int
   return w;
 }
 
-void CpuBackend::embed(const int32_t* ids, int64_t count, const Tensor& table, Tensor& out) {
+void CpuBackend::embed(const int32_t* ids, int64_t count, const LinearWeight& table,
+                       Tensor& out) {
+  const auto& w = static_cast<const CpuLinearWeight&>(table);
+  const int64_t cols = w.in_features();
+  if (out.cols() != cols || out.rows() < count) {
+    throw EngineError(ErrorCode::kInternal, "embed: shape mismatch");
+  }
   for (int64_t i = 0; i < count; ++i) {
-    std::memcpy(out.data() + i * out.stride(), table.data() + ids[i] * table.stride(),
-                static_cast<size_t>(table.cols()) * sizeof(float));
+    float* row = out.data() + i * out.stride();
+    if (w.bf16.empty()) {
+      std::memcpy(row, w.f32.data() + ids[i] * cols, static_cast<size_t>(cols) * sizeof(float));
+    } else {
+      const uint16_t* bits = w.bf16.data() + ids[i] * cols;
+      for (int64_t c = 0; c < cols; ++c) row[c] = bf16_to_float(bits[c]);
+    }
   }
 }
 

@@ -28,7 +28,8 @@ class CpuBackend final : public Backend {
   std::unique_ptr<LinearWeight> upload_linear(const float* weight, int64_t out_features,
                                               int64_t in_features, const float* bias) override;
 
-  void embed(const int32_t* ids, int64_t count, const Tensor& table, Tensor& out) override;
+  void embed(const int32_t* ids, int64_t count, const LinearWeight& table,
+             Tensor& out) override;
   void linear(const Tensor& x, const LinearWeight& weight, Tensor& y) override;
   void rms_norm(const Tensor& x, const Tensor& weight, float eps, Tensor& y) override;
   void rms_norm_heads(const Tensor& x, const Tensor& weight, float eps, Tensor& y) override;

@@ -192,14 +192,26 @@ std::unique_ptr<LinearWeight> CudaBackend::upload_linear(const float* weight, in
   return w;
 }
 
-void CudaBackend::embed(const int32_t* ids, int64_t count, const Tensor& table, Tensor& out) {
+void CudaBackend::embed(const int32_t* ids, int64_t count, const LinearWeight& table,
+                        Tensor& out) {
+  const auto& w = static_cast<const CudaLinearWeight&>(table);
+  if (out.cols() != w.in_features() || out.rows() < count) {
+    throw EngineError(ErrorCode::kInternal, "embed: shape mismatch");
+  }
   if (count == 0) return;
   use_device();
   std::shared_ptr<void> device_ids = scratch(static_cast<size_t>(count) * sizeof(int32_t));
   copy_from_host(device_ids.get(), ids, static_cast<size_t>(count) * sizeof(int32_t),
                  "cudaMemcpyAsync (token ids)");
-  launch_embed(static_cast<const int32_t*>(device_ids.get()), count, table.data(), table.stride(),
-               table.cols(), out.data(), out.stride(), stream_);
+  const auto* device = static_cast<const int32_t*>(device_ids.get());
+  const int64_t cols = w.in_features();
+  if (dtype_ == ComputeDType::kBF16) {  // upload_linear stored bf16 bits
+    launch_embed_bf16(device, count, static_cast<const uint16_t*>(w.weight.get()), cols,
+                      out.data(), out.stride(), stream_);
+  } else {
+    launch_embed(device, count, static_cast<const float*>(w.weight.get()), cols, cols, out.data(),
+                 out.stride(), stream_);
+  }
 }
 
 void CudaBackend::linear(const Tensor& x, const LinearWeight& weight, Tensor& y) {

@@ -30,6 +30,16 @@ __global__ void embed_kernel(const int32_t* ids, int64_t count, const float* tab
   }
 }
 
+__global__ void embed_bf16_kernel(const int32_t* ids, int64_t count, const uint16_t* table,
+                                  int64_t cols, float* out, int64_t out_stride) {
+  const int64_t total = count * cols;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    out[r * out_stride + c] = math::bf16_to_float(table[ids[r] * cols + c]);
+  }
+}
+
 // One block per row (per head of a row with heads > 1: block b is head
 // b % heads of row b / heads): partial sums of squares per thread, a tree
 // reduction in shared memory, then every thread scales its columns. Each
@@ -161,6 +171,14 @@ void launch_embed(const int32_t* ids, int64_t count, const float* table, int64_t
   embed_kernel<<<grid_for(count * cols), kThreads, 0, stream>>>(ids, count, table, table_stride,
                                                                 cols, out, out_stride);
   check_launch("embed kernel");
+}
+
+void launch_embed_bf16(const int32_t* ids, int64_t count, const uint16_t* table, int64_t cols,
+                       float* out, int64_t out_stride, cudaStream_t stream) {
+  if (count <= 0 || cols <= 0) return;
+  embed_bf16_kernel<<<grid_for(count * cols), kThreads, 0, stream>>>(ids, count, table, cols, out,
+                                                                     out_stride);
+  check_launch("embed_bf16 kernel");
 }
 
 void launch_rms_norm(const float* x, int64_t x_stride, const float* weight, float eps, float* y,

@@ -13,6 +13,9 @@ namespace infini::cuda {
 // out[i] = table[ids[i]], ids already on the device.
 void launch_embed(const int32_t* ids, int64_t count, const float* table, int64_t table_stride,
                   int64_t cols, float* out, int64_t out_stride, cudaStream_t stream);
+// The same from a bf16 table [vocab, cols] (contiguous), widened to float.
+void launch_embed_bf16(const int32_t* ids, int64_t count, const uint16_t* table, int64_t cols,
+                       float* out, int64_t out_stride, cudaStream_t stream);
 // y = x / sqrt(mean(x^2) + eps) * weight.
 void launch_rms_norm(const float* x, int64_t x_stride, const float* weight, float eps, float* y,
                      int64_t y_stride, int64_t rows, int64_t cols, cudaStream_t stream);

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import mmap
 import os
 import struct
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -232,14 +233,15 @@ _BIT_VIEWS = {torch.float32: (torch.int32, "<i4"), torch.float64: (torch.int64, 
 def read_safetensors(path: str) -> Dict[str, Tensor]:
     """Returns every tensor of the file, in the dtype it is stored in."""
     with open(path, "rb") as f:
-        blob = f.read()
+        # Mapped, not read: each tensor is copied out once, below.
+        blob = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(f.fileno()).st_size else b""
     if len(blob) < 8:
         raise ValueError(f"{path}: too short for a safetensors file")
     (header_len,) = struct.unpack("<Q", blob[:8])
     if 8 + header_len > len(blob):
         raise ValueError(f"{path}: header length {header_len} past the end of the file")
     header = json.loads(blob[8:8 + header_len].decode("utf-8"))
-    data = blob[8 + header_len:]
+    data_start, data_len = 8 + header_len, len(blob) - 8 - header_len
     tensors = {}
     for name, info in header.items():
         if name == "__metadata__":
@@ -251,9 +253,10 @@ def read_safetensors(path: str) -> Dict[str, Tensor]:
         shape = [int(s) for s in info["shape"]]
         int_dtype, np_code = _BIT_VIEWS[dtype]
         itemsize = np.dtype(np_code).itemsize
-        if end - begin != math.prod(shape) * itemsize or end > len(data):
+        if end - begin != math.prod(shape) * itemsize or end > data_len:
             raise ValueError(f"{path}: tensor {name} byte range {begin}..{end} does not fit {shape}")
-        bits = np.frombuffer(data, dtype=np_code, count=(end - begin) // itemsize, offset=begin)
+        bits = np.frombuffer(blob, dtype=np_code, count=(end - begin) // itemsize,
+                             offset=data_start + begin)
         tensors[name] = torch.from_numpy(bits.astype(np_code[1:])).view(dtype).reshape(shape)  # native order
     return tensors
 
@@ -685,7 +688,7 @@ def load_checkpoint(directory: str, dtype: torch.dtype = torch.float64,
             if tuple(tensors[name].shape) != tuple(param.shape):
                 raise ValueError(f"{directory}: {name} has shape {list(tensors[name].shape)}, "
                                  f"config says {list(param.shape)}")
-            param.copy_(tensors[name].to(torch.float64))
+            param.copy_(tensors[name])  # converted element by element, no float64 temporary
             tensors[name] = None  # let the file's copy go as the model fills
     return model
 
