@@ -83,6 +83,10 @@ GenerationResult generate(const Model& model, const Tokenizer& tokenizer, Sessio
     // the tokenizer cannot decode are never sampled.
     const int32_t id = sampler.next(std::span<const float>(logits).first(sample_size));
     if (generated.empty()) result.first_token_seconds = seconds();
+    if (std::find(request.stop_ids.begin(), request.stop_ids.end(), id) != request.stop_ids.end()) {
+      result.finish = FinishReason::kStop;
+      break;
+    }
     if (id == tokenizer.eos_id() && !request.ignore_eos) {
       result.finish = FinishReason::kEndOfText;
       break;

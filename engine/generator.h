@@ -25,6 +25,10 @@ struct GenerationRequest {
   SamplingParams sampling;
   int32_t max_tokens = 64;
   std::vector<std::string> stop;
+  // Token ids that end generation with FinishReason::kStop, not emitted as
+  // text: a chat model's end-of-turn and eos ids (PromptTemplate::stop_ids).
+  // Checked before the tokenizer's eos, and kept with ignore_eos.
+  std::vector<int32_t> stop_ids;
   bool ignore_eos = false;  // keep going past end-of-text (benchmarks, tests)
 };
 

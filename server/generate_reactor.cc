@@ -22,20 +22,23 @@ v1::FinishReason to_proto(FinishReason reason) {
 
 GenerateReactor::GenerateReactor(const ServiceContext& context,
                                  const grpc::CallbackServerContext& ctx, const char* method,
-                                 const std::string& session_id, std::string prompt_text,
+                                 const std::string& session_id, std::vector<PromptPiece> prompt,
                                  const v1::GenerationParams& params)
-    : context_(context), call_(context, method), prompt_text_(std::move(prompt_text)) {
+    : context_(context), call_(context, method), prompt_(std::move(prompt)) {
   try {
     const std::string tenant = caller_tenant(context_.authenticator, ctx);
     if (context_.streams != nullptr) stream_slot_ = context_.streams->acquire();
-    check_message_bytes(prompt_text_.size(), context_.max_message_bytes, "the question");
+    size_t prompt_bytes = 0;
+    for (const auto& piece : prompt_) prompt_bytes += piece.text.size();
+    check_message_bytes(prompt_bytes, context_.max_message_bytes, "the question");
     require_id(session_id, "session_id");
     call_.set_session(session_id);
     // Only Ask can bring an empty prompt (the summary template never is).
-    if (prompt_text_.empty()) {
+    if (prompt_.empty()) {
       throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, "question is empty");
     }
     request_ = generation_request(params, context_.generation, context_.prompt.stop);
+    request_.stop_ids = context_.prompt.stop_ids;
     session_ = context_.sessions->get(session_id, tenant);
     const bool queued = context_.scheduler->submit(session_->queue, [this] { generate(); });
     context_.metrics->set_queue_depth(context_.scheduler->queued());
@@ -57,14 +60,15 @@ void GenerateReactor::generate() {
     Session& s = *session_;
     context_.sessions->ensure_resident(s);  // an evicted session comes back first
     // The fork gets the session's state and any text still waiting for a
-    // word boundary; the session itself is not touched.
+    // word boundary (encoded on a copy of the encoder); the session itself
+    // is not touched.
     SessionState fork = s.state.fork();
-    StreamingEncoder encoder = s.encoder;
+    const PromptTemplate::Ids ids =
+        context_.prompt.encode_after_document(*context_.tokenizer, s.encoder, prompt_);
     std::vector<int32_t> tail = s.pending_ids;
-    const std::vector<int32_t> rest = encoder.finish();
-    tail.insert(tail.end(), rest.begin(), rest.end());
+    tail.insert(tail.end(), ids.document_rest.begin(), ids.document_rest.end());
     context_.model->ingest(fork, tail);
-    request_.prompt = context_.tokenizer->encode(prompt_text_);
+    request_.prompt = ids.prompt;
     s.touch();
     const double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived_).count();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -22,12 +23,13 @@ namespace infini::server {
 
 class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
  public:
-  // `prompt_text` continues the session's text (question or summary
-  // template). Errors in the request finish the call at once.
+  // `prompt` continues the session's text (the question's or the summary's
+  // pieces, PromptTemplate); none: an empty question. Errors in the request
+  // finish the call at once.
   // Authenticates the caller first; `ctx` is read only in the constructor.
   GenerateReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
-                  const char* method, const std::string& session_id, std::string prompt_text,
-                  const v1::GenerationParams& params);
+                  const char* method, const std::string& session_id,
+                  std::vector<PromptPiece> prompt, const v1::GenerationParams& params);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -43,7 +45,7 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
   RpcCall call_;
   StreamSlots::Slot stream_slot_;  // held for the whole call (--max-streams)
   std::shared_ptr<Session> session_;
-  std::string prompt_text_;
+  std::vector<PromptPiece> prompt_;
   GenerationRequest request_;
   std::chrono::steady_clock::time_point arrived_ = std::chrono::steady_clock::now();
   std::atomic<bool> cancelled_{false};

@@ -134,18 +134,17 @@ grpc::ServerReadReactor<v1::IngestRequest>* LongContextService::Ingest(
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* LongContextService::Ask(
     grpc::CallbackServerContext* ctx, const v1::AskRequest* request) {
-  std::string prompt;
-  if (!request->question().empty()) prompt = context_.prompt.question_text(request->question());
-  auto* reactor = new GenerateReactor(context_, *ctx, "Ask", request->session_id(), prompt,
-                                      request->params());
+  std::vector<PromptPiece> prompt;
+  if (!request->question().empty()) prompt = context_.prompt.question_pieces(request->question());
+  auto* reactor = new GenerateReactor(context_, *ctx, "Ask", request->session_id(),
+                                      std::move(prompt), request->params());
   return reactor;
 }
 
 grpc::ServerWriteReactor<v1::GenerateResponse>* LongContextService::Summarize(
     grpc::CallbackServerContext* ctx, const v1::SummarizeRequest* request) {
   return new GenerateReactor(context_, *ctx, "Summarize", request->session_id(),
-                             context_.prompt.summary,
-                             request->params());
+                             context_.prompt.summary_pieces(), request->params());
 }
 
 grpc::ServerWriteReactor<v1::SnapshotChunk>* LongContextService::ExportSession(

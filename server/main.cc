@@ -89,11 +89,11 @@ int serve(const infini::server::ServerConfig& config) {
   const int workers = config.threads > 0 ? config.threads : cores;
 
   ServerMetrics metrics;
-  const PromptTemplate prompt = PromptTemplate::load(config.model_dir);
+  const PromptTemplate prompt = PromptTemplate::load(config.model_dir, tokenizer.get());
   SessionManager sessions(model, tokenizer,
                           {config.max_sessions, config.max_state_bytes,
                            config.max_sessions_per_tenant},
-                          prompt.document_prefix);
+                          prompt.document_prefix_pieces());
   if (sessions.state_bytes_per_session() > config.max_state_bytes) {
     throw std::runtime_error(
         "--max-state-bytes " + std::to_string(config.max_state_bytes) +
@@ -183,6 +183,7 @@ int serve(const infini::server::ServerConfig& config) {
             human_bytes(sessions.state_bytes_per_session()),
             human_bytes(mc.memory_bytes()),
             human_bytes(sessions.state_bytes_per_session() - mc.memory_bytes()));
+  log->info("prompt: {}; {} stop token ids", prompt.origin, prompt.stop_ids.size());
   log->info("{} engine workers sharing {} cores, queue {}, at most {} sessions / {} of state",
             workers, cores, config.queue_capacity, config.max_sessions,
             human_bytes(config.max_state_bytes));

@@ -60,7 +60,7 @@ Clock::time_point Session::last_used() const {
 
 SessionManager::SessionManager(std::shared_ptr<const Model> model,
                                std::shared_ptr<const Tokenizer> tokenizer, SessionLimits limits,
-                               std::string document_prefix)
+                               std::vector<PromptPiece> document_prefix)
     : model_(std::move(model)),
       tokenizer_(std::move(tokenizer)),
       limits_(limits),
@@ -111,7 +111,7 @@ std::shared_ptr<Session> SessionManager::create(const Labels& labels, const std:
       std::make_shared<Session>(new_session_id(), tenant, labels, model_->new_session(), tokenizer_);
   if (!document_prefix_.empty()) {
     // Not yet shared with any other thread: no task needed.
-    session->read(*model_, session->encoder.push(document_prefix_), nullptr);
+    session->read(*model_, push_pieces(session->encoder, document_prefix_), nullptr);
     session->publish();
   }
   return insert(std::move(session), slot);

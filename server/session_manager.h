@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "engine/prompt_template.h"
 #include "engine/tokenizer.h"
 #include "server/scheduler.h"
 #include "server/session_snapshot.h"
@@ -91,7 +92,7 @@ class SessionManager {
  public:
   // Every new session starts with `document_prefix` (the prompt template's).
   SessionManager(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tokenizer,
-                 SessionLimits limits, std::string document_prefix = "");
+                 SessionLimits limits, std::vector<PromptPiece> document_prefix = {});
 
   // Throws ServiceError(RESOURCE_EXHAUSTED) past the limits.
   std::shared_ptr<Session> create(const Labels& labels, const std::string& tenant);
@@ -187,7 +188,7 @@ class SessionManager {
   std::shared_ptr<const Model> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   SessionLimits limits_;
-  std::string document_prefix_;
+  std::vector<PromptPiece> document_prefix_;
   int64_t state_bytes_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;

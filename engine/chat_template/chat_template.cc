@@ -52,8 +52,6 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
   ct::Object variables{
       {"messages", ct::Value(std::move(message_values))},
       {"add_generation_prompt", ct::Value(options.add_generation_prompt)},
-      {"bos_token", ct::Value(options.bos_token)},
-      {"eos_token", ct::Value(options.eos_token)},
       {"raise_exception", ct::Value::function([](const ct::CallArgs& args) -> ct::Value {
          throw ct::TemplateFailure{"the template raised an error: " + args.get(0, "message").str()};
        })},
@@ -61,6 +59,9 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
          return strftime_now(now, args);
        })},
   };
+  // As transformers, a token the config leaves null is not defined at all.
+  if (!options.bos_token.empty()) variables.emplace_back("bos_token", ct::Value(options.bos_token));
+  if (!options.eos_token.empty()) variables.emplace_back("eos_token", ct::Value(options.eos_token));
   if (options.variables.is_object()) {
     for (const auto& [k, v] : options.variables.items()) {
       variables.emplace_back(k, ct::Value::from_json(v));

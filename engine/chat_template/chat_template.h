@@ -27,7 +27,7 @@ struct ChatMessage {
 };
 
 struct ChatRenderOptions {
-  std::string bos_token;  // tokenizer_config.json's, "" when it has none
+  std::string bos_token;  // tokenizer_config.json's; "" leaves it undefined
   std::string eos_token;
   bool add_generation_prompt = true;
   // Further template variables (enable_thinking, date_string...), an object.

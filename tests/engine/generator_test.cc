@@ -205,5 +205,26 @@ TEST(GeneratorPaddedVocabTest, IdsPastTheTokenizerAreNeverSampled) {
   EXPECT_EQ(result.generated_tokens, 10);
 }
 
+// A chat model's end-of-turn ids: a sampled stop id ends generation with
+// "stop" and is neither text nor counted; ignore_eos does not turn them off.
+TEST_F(GeneratorTest, StopIdsEndGenerationWithoutEmittingThem) {
+  const std::string first = generate_text(request(1)).text;
+  // Every id but those of the first token's text: greedy decoding emits
+  // that token, then stops at the first other one.
+  GenerationRequest r = request(12);
+  for (int32_t id = 0; id < tokenizer_->vocab_size(); ++id) {
+    if (tokenizer_->decode({id}) != first) r.stop_ids.push_back(id);
+  }
+  std::string streamed;
+  const GenerationResult stopped = generate_text(r, &streamed);
+  EXPECT_EQ(stopped.finish, FinishReason::kStop);
+  ASSERT_GE(stopped.generated_tokens, 1);
+  ASSERT_LT(stopped.generated_tokens, 12);
+  std::string expected;
+  for (int64_t i = 0; i < stopped.generated_tokens; ++i) expected += first;
+  EXPECT_EQ(stopped.text, expected);
+  EXPECT_EQ(streamed, expected);
+}
+
 }  // namespace
 }  // namespace infini

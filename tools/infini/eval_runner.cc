@@ -12,17 +12,35 @@ namespace infini::tool {
 std::vector<int32_t> encode_document(std::shared_ptr<const Tokenizer> tokenizer,
                                      const std::string& document_prefix,
                                      const std::string& document) {
+  std::vector<PromptPiece> prefix;
+  if (!document_prefix.empty()) prefix.push_back(PromptPiece{document_prefix, false});
+  return encode_document(std::move(tokenizer), prefix, document);
+}
+
+std::vector<int32_t> encode_document(std::shared_ptr<const Tokenizer> tokenizer,
+                                     const std::vector<PromptPiece>& document_prefix,
+                                     const std::string& document) {
   constexpr size_t kChunkBytes = 64 * 1024;
   StreamingEncoder encoder(std::move(tokenizer));
   std::vector<int32_t> ids;
   auto append = [&ids](const std::vector<int32_t>& more) {
     ids.insert(ids.end(), more.begin(), more.end());
   };
-  if (!document_prefix.empty()) append(encoder.push(document_prefix));
+  append(push_pieces(encoder, document_prefix));
   const std::string_view text(document);
   for (size_t at = 0; at < text.size(); at += kChunkBytes)
     append(encoder.push(text.substr(at, kChunkBytes)));
   append(encoder.finish());
+  return ids;
+}
+
+std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, const std::vector<PromptPiece>& pieces) {
+  std::vector<int32_t> ids;
+  for (const auto& piece : pieces) {
+    const auto more =
+        tokenizer.encode(piece.text, piece.is_template ? SpecialTokens::kParse : SpecialTokens::kAsText);
+    ids.insert(ids.end(), more.begin(), more.end());
+  }
   return ids;
 }
 
@@ -45,7 +63,8 @@ size_t last_segment_start(size_t document_tokens, int64_t segment_size) {
 AnswerRun answer_after(const Model& model, const Tokenizer& tokenizer,
                        std::span<const int32_t> document, const std::vector<int32_t>& prompt,
                        int32_t max_tokens, const std::vector<std::string>& stop,
-                       const std::function<void(int64_t, double)>& on_progress) {
+                       const std::function<void(int64_t, double)>& on_progress,
+                       const std::vector<int32_t>& stop_ids) {
   // Big enough to keep the matrices busy, small enough to report progress on
   // a million-token document.
   const size_t chunk = static_cast<size_t>(std::max<int64_t>(model.config().segment_size, 1)) * 16;
@@ -68,6 +87,7 @@ AnswerRun answer_after(const Model& model, const Tokenizer& tokenizer,
   request.prompt = prompt;
   request.max_tokens = max_tokens;
   request.stop = stop;  // sampling: temperature 0, greedy
+  request.stop_ids = stop_ids;
   run.text = generate(model, tokenizer, state, request, [](std::string_view) { return true; }).text;
   return run;
 }

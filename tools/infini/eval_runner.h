@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/model.h"
+#include "engine/prompt_template.h"
 #include "engine/tokenizer.h"
 
 namespace infini::tool {
@@ -20,6 +21,14 @@ namespace infini::tool {
 std::vector<int32_t> encode_document(std::shared_ptr<const Tokenizer> tokenizer,
                                      const std::string& document_prefix,
                                      const std::string& document);
+// The same with the prompt template's prefix pieces (a chat template's
+// special tokens become their ids, PromptTemplate::document_prefix_pieces).
+std::vector<int32_t> encode_document(std::shared_ptr<const Tokenizer> tokenizer,
+                                     const std::vector<PromptPiece>& document_prefix,
+                                     const std::string& document);
+// A prompt read after a whole document: each piece encoded on its own,
+// template text with its special tokens parsed, user text without.
+std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, const std::vector<PromptPiece>& pieces);
 
 // The load options of the "memory off" baseline: the same weights with the
 // gate forced to local attention only. The engine takes a gate strictly
@@ -46,6 +55,7 @@ struct AnswerRun {
 AnswerRun answer_after(const Model& model, const Tokenizer& tokenizer,
                        std::span<const int32_t> document, const std::vector<int32_t>& prompt,
                        int32_t max_tokens, const std::vector<std::string>& stop,
-                       const std::function<void(int64_t, double)>& on_progress = {});
+                       const std::function<void(int64_t, double)>& on_progress = {},
+                       const std::vector<int32_t>& stop_ids = {});
 
 }  // namespace infini::tool

@@ -82,7 +82,7 @@ int run_command(const std::vector<std::string>& args) {
   if (flags.has("gate")) options.gate = static_cast<float>(flags.number("gate", 0.5));
   auto model = Model::load(dir, options);
   auto tokenizer = Tokenizer::load_from_model_dir(dir);
-  const PromptTemplate prompt = PromptTemplate::load(dir);
+  const PromptTemplate prompt = PromptTemplate::load(dir, tokenizer.get());
   const ModelConfig& config = model->config();
   if (std::filesystem::exists(std::filesystem::path(dir) / "UNTRAINED")) {
     std::fprintf(stderr,
@@ -104,9 +104,7 @@ int run_command(const std::vector<std::string>& args) {
 
   SessionState state = model->new_session();
   StreamingEncoder encoder(tokenizer);
-  if (!prompt.document_prefix.empty()) {
-    model->ingest(state, encoder.push(prompt.document_prefix));
-  }
+  model->ingest(state, push_pieces(encoder, prompt.document_prefix_pieces()));
   Progress progress(doc_bytes, !flags.has("no-progress"));
   std::string chunk(static_cast<size_t>(chunk_bytes), '\0');
   int64_t read = 0;
@@ -118,17 +116,21 @@ int run_command(const std::vector<std::string>& args) {
     model->ingest(state, encoder.push(std::string_view(chunk.data(), static_cast<size_t>(got))));
     progress.update(read, state.tokens(), state.state_bytes());
   }
-  model->ingest(state, encoder.finish());
+  // A chat template continues the document's encoder (the ids of the whole
+  // render); a prompt_template.json prompt is encoded on its own.
+  const PromptTemplate::Ids ids = prompt.encode_after_document(
+      *tokenizer, encoder,
+      summarize ? prompt.summary_pieces() : prompt.question_pieces(flags.str("question", "")));
+  model->ingest(state, ids.document_rest);
   progress.update(read, state.tokens(), state.state_bytes(), true);
   const double ingest_seconds = progress.seconds();
-  if (state.tokens() == 0) {
+  if (state.tokens() == 0 && !prompt.from_chat_template) {
     throw EngineError(ErrorCode::kInvalidArgument, "document '" + doc_path + "' has no tokens");
   }
 
-  const std::string tail =
-      summarize ? prompt.summary : prompt.question_text(flags.str("question", ""));
-  request.prompt = tokenizer->encode(tail);
+  request.prompt = ids.prompt;
   request.stop = prompt.stop;
+  request.stop_ids = prompt.stop_ids;
   SessionState fork = state.fork();
   auto result = generate(*model, *tokenizer, fork, request, [](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
