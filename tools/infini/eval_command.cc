@@ -140,7 +140,7 @@ int eval_command(const std::vector<std::string>& args) {
   std::shared_ptr<const Model> memory_off;
   if (o.baselines) memory_off = Model::load(o.model_dir, memory_off_options(load));
   auto tokenizer = Tokenizer::load_from_model_dir(o.model_dir);
-  const PromptTemplate prompt = PromptTemplate::load(o.model_dir);
+  const PromptTemplate prompt = PromptTemplate::load(o.model_dir, tokenizer.get());
   const ModelConfig& config = model->config();
   if (std::filesystem::exists(std::filesystem::path(o.model_dir) / "UNTRAINED")) {
     std::fprintf(stderr, "note: %s holds random, untrained weights: expect accuracies near 0.\n",
@@ -171,9 +171,9 @@ int eval_command(const std::vector<std::string>& args) {
       const auto started = std::chrono::steady_clock::now();
       const EvalCase c = documents.make(o.task, length, trial, o.trials, o.seed);
       const std::vector<int32_t> ids =
-          encode_document(tokenizer, prompt.document_prefix, c.document);
-      const std::vector<int32_t> prompt_ids =
-          tokenizer->encode(summary ? prompt.summary : prompt.question_text(c.question));
+          encode_document(tokenizer, prompt.document_prefix_pieces(), c.document);
+      const std::vector<int32_t> prompt_ids = encode_prompt(
+          *tokenizer, summary ? prompt.summary_pieces() : prompt.question_pieces(c.question));
       const std::span<const int32_t> all(ids);
 
       auto last_note = std::chrono::steady_clock::now();
@@ -187,7 +187,8 @@ int eval_command(const std::vector<std::string>& args) {
             std::fprintf(stderr, "  %s trial %lld: read %lld of %zu tokens (%.0f tok/s)\n",
                          label.c_str(), static_cast<long long>(trial + 1),
                          static_cast<long long>(read), ids.size(), read / seconds);
-          });
+          },
+          prompt.stop_ids);
       const std::string got = trim_answer(run.text);
       const bool ok = got == c.answer;
       std::string off_text, last_text;
@@ -196,12 +197,12 @@ int eval_command(const std::vector<std::string>& args) {
         off_text =
             trim_answer(answer_after(*memory_off, *tokenizer,
                                      all.subspan(memory_off_start(ids.size(), config.segment_size)),
-                                     prompt_ids, o.max_tokens, prompt.stop)
+                                     prompt_ids, o.max_tokens, prompt.stop, {}, prompt.stop_ids)
                             .text);
         last_text = trim_answer(
             answer_after(*model, *tokenizer,
                          all.subspan(last_segment_start(ids.size(), config.segment_size)),
-                         prompt_ids, o.max_tokens, prompt.stop)
+                         prompt_ids, o.max_tokens, prompt.stop, {}, prompt.stop_ids)
                 .text);
         off_ok = off_text == c.answer;
         last_ok = last_text == c.answer;
