@@ -161,7 +161,8 @@ TEST(ServerE2E, UnevenChunksGiveTheSameSessionAndAnswersAsTheWholeDocument) {
 
 // The server answers exactly as `infini run` does for the same checkpoint,
 // document and question (both greedy, both with the template's stops), with
-// and without a prompt_template.json document_prefix.
+// and without a prompt_template.json document_prefix, and with a chat
+// template (ChatML, in tokenizer_config.json; docs/chat-templates.md).
 TEST(ServerE2E, AnswersMatchTheInfiniRunTool) {
   TempDir doc_dir;
   const std::string doc = make_document(20000, 14);
@@ -174,11 +175,14 @@ TEST(ServerE2E, AnswersMatchTheInfiniRunTool) {
   struct Case {
     const char* name;
     const char* prompt_template;
+    const char* tokenizer_config = nullptr;
   };
   for (const Case& c :
        {Case{"template stops only", R"({"stop": ["<never-occurs>"]})"},
         Case{"with a document_prefix",
-             R"({"document_prefix": "Title: a test document\n\n", "stop": ["<never-occurs>"]})"}}) {
+             R"({"document_prefix": "Title: a test document\n\n", "stop": ["<never-occurs>"]})"},
+        Case{"with a chat template", R"({"system_prompt": "Be brief.", "stop": ["<never-occurs>"]})",
+             R"({"chat_template": "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"})"}}) {
     SCOPED_TRACE(c.name);
     TempDir model_dir;
     for (const auto& entry : fs::directory_iterator(test_model_dir())) {
@@ -187,6 +191,10 @@ TEST(ServerE2E, AnswersMatchTheInfiniRunTool) {
     {
       std::ofstream out(model_dir.path() / "prompt_template.json");
       out << c.prompt_template;
+    }
+    if (c.tokenizer_config != nullptr) {
+      std::ofstream out(model_dir.path() / "tokenizer_config.json");
+      out << c.tokenizer_config;
     }
     const CommandResult tool = run_command(
         {bin_path("infini"), "run", "--model", model_dir.path().string(), "--doc",
