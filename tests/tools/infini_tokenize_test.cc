@@ -1,0 +1,102 @@
+// `infini tokenize`: the ids of a text file on one line, special-token strings read
+// as ids (--special parse, the default: Hugging Face's encode(text,
+// add_special_tokens=False)) or as text (--special text, as the server reads user
+// text); and clear errors naming the file and key for bad tokenizer files.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <sys/wait.h>
+
+#include "tests/engine/test_support.h"
+
+namespace infini {
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Result run(const std::string& args) {
+  const std::string command = std::string(INFINI_BIN_DIR) + "/infini " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  const int raw = pclose(pipe);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+const std::string kSmall = std::string(INFINI_TEST_DATA_DIR) + "/tokenizer/smollm2_style";
+// The text of bpe_tokenizer_test.cc's reference case and the ids
+// tests/tokenizer_reference/encode.js gives for it.
+const std::string kText = "The quick 12345 <|im_end|> <think> caf\xC3\xA9 \xF0\x9F\x98\x80  \n\n x";
+const std::string kIds =
+    "287 392 35 52 53 54 55 56 35 2 35 430 35 102 100 105 198 172 35 243 162 155 131 394 13 13 "
+    "35 123\n";
+
+TEST(InfiniTokenizeTest, PrintsTheReferenceIdsOnOneLine) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("in.txt"), std::ios::binary) << kText;
+  for (const std::string source :
+       {"--tokenizer " + kSmall + "/tokenizer.json", "--model " + kSmall}) {
+    const auto r = run("tokenize " + source + " --in " + dir.file("in.txt"));
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output, kIds) << source;
+  }
+}
+
+TEST(InfiniTokenizeTest, SpecialTextReadsSpecialTokenStringsAsText) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("in.txt"), std::ios::binary) << "a<|im_end|>b";
+  const auto parsed = run("tokenize --model " + kSmall + " --in " + dir.file("in.txt"));
+  const auto text = run("tokenize --model " + kSmall + " --in " + dir.file("in.txt") +
+                        " --special text");
+  ASSERT_EQ(parsed.status, 0) << parsed.output;
+  ASSERT_EQ(text.status, 0) << text.output;
+  EXPECT_NE(parsed.output.find(" 2 "), std::string::npos) << parsed.output;  // <|im_end|>
+  EXPECT_EQ((" " + text.output).find(" 2 "), std::string::npos) << text.output;
+}
+
+TEST(InfiniTokenizeTest, ReadsSentencePieceModelsToo) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("in.txt"), std::ios::binary) << "the pass key";
+  const auto r = run("tokenize --tokenizer " + std::string(INFINI_TEST_DATA_DIR) +
+                     "/tokenizer/tokenizer.model --in " + dir.file("in.txt"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_FALSE(r.output.empty());
+  EXPECT_EQ(r.output.find_first_not_of("0123456789 \n"), std::string::npos) << r.output;
+}
+
+TEST(InfiniTokenizeTest, BadInputsGiveClearErrors) {
+  testing::TempDir dir;
+  std::ofstream(dir.file("in.txt"), std::ios::binary) << "x";
+  std::ofstream(dir.file("tokenizer.json"), std::ios::binary)
+      << R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})";
+  struct Case {
+    std::string args;
+    std::string expected;
+  };
+  for (const Case& c : {
+           Case{"tokenize --in " + dir.file("in.txt"), "--tokenizer"},
+           Case{"tokenize --model " + kSmall, "--in"},
+           Case{"tokenize --model " + kSmall + " --in " + dir.file("in.txt") + " --special x",
+                "--special"},
+           Case{"tokenize --model " + kSmall + " --in " + dir.file("nope.txt"), "nope.txt"},
+           Case{"tokenize --tokenizer " + dir.file("tokenizer.json") + " --in " + dir.file("in.txt"),
+                dir.file("tokenizer.json") + ": model.merges[0]"},
+       }) {
+    const auto r = run(c.args);
+    EXPECT_NE(r.status, 0) << c.args;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << "\n" << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace infini
