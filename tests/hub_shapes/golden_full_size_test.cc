@@ -5,7 +5,9 @@
 // weights are generated at test time from a seed, in the Hub's layout
 // (tools/reference/make_hf_checkpoint.py), never committed. A short input
 // (16 tokens, one segment, memory off as for any plain checkpoint); fp32
-// logits within 1e-4 of the largest, the design's bound.
+// logits within 1e-4 of the largest, the design's bound. Qwen3-0.6B (q/k
+// norm, head_dim 128 with hidden 1024) and Llama-3.2-1B (rope_scaling
+// llama3, vocab 128256) at their real widths too, with two of their layers.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -21,8 +23,9 @@ namespace {
 using testing::TempDir;
 
 struct FullSizeCase {
-  std::string family;
+  std::string name, family;
   int64_t layers, vocab;
+  bool all_layers;  // false: --layers `layers`
 };
 
 std::string tool() { return std::string(INFINI_SOURCE_DIR) + "/tools/reference/make_hf_checkpoint.py"; }
@@ -40,7 +43,7 @@ TEST_P(FullSizeGoldenTest, LogitsMatchTheFloat64Reference) {
   const std::string ids_text = "1 17 923 4096 12 7 30000 5 88 2 31 44 100 3 9 40000";
   const auto start = std::chrono::steady_clock::now();
   run("/usr/bin/python3 " + tool() + " --family " + c.family + " --out " + model_dir +
-      " --no-tokenizer --seed 7");
+      " --no-tokenizer --seed 7" + (c.all_layers ? "" : " --layers " + std::to_string(c.layers)));
   run("/usr/bin/python3 " + tool() + " --reference " + model_dir + " --ids '" + ids_text +
       "' --logits " + dir.file("reference.f32"));
   const auto expected = testing::read_f32(dir.file("reference.f32"));
@@ -69,12 +72,12 @@ TEST_P(FullSizeGoldenTest, LogitsMatchTheFloat64Reference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Hub, FullSizeGoldenTest,
-                         ::testing::Values(FullSizeCase{"smollm2", 30, 49152},
-                                           FullSizeCase{"qwen2.5", 24, 151936}),
-                         [](const auto& info) {
-                           return info.param.family == "smollm2" ? std::string("SmolLM2_135M")
-                                                                 : std::string("Qwen25_0_5B");
-                         });
+                         ::testing::Values(
+                             FullSizeCase{"SmolLM2_135M", "smollm2", 30, 49152, true},
+                             FullSizeCase{"Qwen25_0_5B", "qwen2.5", 24, 151936, true},
+                             FullSizeCase{"Qwen3_0_6B_2_layers", "qwen3", 2, 151936, false},
+                             FullSizeCase{"Llama32_1B_2_layers", "llama3.2", 2, 128256, false}),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace infini
