@@ -14,6 +14,8 @@ namespace {
 // Bounds that keep a hostile or broken template from taking the process down.
 constexpr int64_t kMaxRangeItems = 1'000'000;
 constexpr int kMaxMacroDepth = 64;
+constexpr int64_t kMaxLoopIterations = 1'000'000;
+constexpr size_t kMaxOutputBytes = 64u << 20;
 
 // The expression as the template wrote it, for errors: messages[...].role.
 std::string path_of(const Expr& e) {
@@ -271,6 +273,13 @@ Interpreter::Flow Interpreter::exec_for(const Node& node, std::string& out) {
   if (items.empty()) return exec(node.else_body, out);
   const auto n = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < n; ++i) {
+    if (++loop_iterations_ > kMaxLoopIterations) {
+      throw TemplateError{node.line, "more than " + std::to_string(kMaxLoopIterations) +
+                                         " loop iterations in one render"};
+    }
+    if (out.size() > kMaxOutputBytes) {
+      throw TemplateError{node.line, "the render passed " + std::to_string(kMaxOutputBytes >> 20) + " MiB"};
+    }
     frames_.emplace_back();
     bind_targets(items[static_cast<size_t>(i)]);
     Object loop{{"index", Value(i + 1)},

@@ -4,6 +4,7 @@
 // truthiness, comparison and arithmetic rules.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -47,6 +48,7 @@ class Interpreter {
 
   std::vector<Frame> frames_;
   int macro_depth_ = 0;
+  int64_t loop_iterations_ = 0;  // across all loops of the render
 };
 
 }  // namespace infini::chat_template

@@ -11,6 +11,10 @@ namespace {
 
 using K = Token::Kind;
 
+// Nesting deeper than this (brackets, unary operators, blocks) is refused
+// rather than recursed into: no template needs it, and the stack is finite.
+constexpr int kMaxDepth = 200;
+
 ExprPtr make(Expr::Kind kind, int line) {
   auto e = std::make_unique<Expr>();
   e->kind = kind;
@@ -29,6 +33,20 @@ class Parser {
   }
 
  private:
+  // Counts one level of recursion for as long as it lives.
+  class Nesting {
+   public:
+    explicit Nesting(Parser& p) : p_(p) {
+      if (++p_.depth_ > kMaxDepth) {
+        throw TemplateError{p_.cur().line, "nested more than " + std::to_string(kMaxDepth) + " levels deep"};
+      }
+    }
+    ~Nesting() { --p_.depth_; }
+
+   private:
+    Parser& p_;
+  };
+
   const Token& cur() const { return t_[pos_]; }
   const Token& peek(size_t ahead = 1) const { return t_[std::min(pos_ + ahead, t_.size() - 1)]; }
   bool at_op(const char* op) const { return cur().kind == K::kOperator && cur().text == op; }
@@ -63,6 +81,7 @@ class Parser {
   // Statements up to one of `stops` (a block tag name, left unconsumed
   // after `{%`, returned in `stopped_at`), or the end when stops is empty.
   Body parse_body(const std::set<std::string>& stops, std::string& stopped_at) {
+    const Nesting nesting(*this);
     Body body;
     while (true) {
       const Token& token = cur();
@@ -222,6 +241,7 @@ class Parser {
   }
 
   ExprPtr parse_expression() {
+    const Nesting nesting(*this);
     ExprPtr e = parse_or();
     while (at_name("if")) {
       auto cond = make(Expr::Kind::kCondition, take().line);
@@ -265,6 +285,7 @@ class Parser {
   }
 
   ExprPtr parse_not() {
+    const Nesting nesting(*this);
     if (at_name("not")) {
       auto e = make(Expr::Kind::kUnary, take().line);
       e->name = "not";
@@ -341,6 +362,7 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    const Nesting nesting(*this);
     ExprPtr e;
     if (at_op("-") || at_op("+")) {
       e = make(Expr::Kind::kUnary, cur().line);
@@ -566,6 +588,7 @@ class Parser {
 
   const std::vector<Token>& t_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -210,5 +210,15 @@ TEST(ChatTemplateErrors, NameTheOriginLineAndConstruct) {
             "test.jinja, line 1: range() of more than 1000000 items");
 }
 
+TEST(ChatTemplateErrors, BoundsOnNestingAndWork) {
+  EXPECT_EQ(error_of("\n{{ " + std::string(500, '(') + "1" + std::string(500, ')') + " }}"),
+            "test.jinja, line 2: nested more than 200 levels deep");
+  std::string blocks;
+  for (int i = 0; i < 300; ++i) blocks += "{% if true %}";
+  EXPECT_EQ(error_of(blocks), "test.jinja, line 1: nested more than 200 levels deep");
+  EXPECT_EQ(error_of("{% for i in range(1000) %}\n{% for j in range(1001) %}{% endfor %}{% endfor %}"),
+            "test.jinja, line 2: more than 1000000 loop iterations in one render");
+}
+
 }  // namespace
 }  // namespace infini
