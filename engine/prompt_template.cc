@@ -218,10 +218,19 @@ void derive_from_chat_template(const ChatConfig& config, const PromptFile* file,
 
 }  // namespace
 
-PromptTemplate PromptTemplate::load(const std::string& model_dir, const Tokenizer* tokenizer) {
+PromptTemplate PromptTemplate::load(const std::string& model_dir, const Tokenizer* tokenizer,
+                                    const std::optional<std::string>& system_prompt) {
   PromptTemplate t;
-  const auto file = read_prompt_file(fs::path(model_dir) / "prompt_template.json");
+  auto file = read_prompt_file(fs::path(model_dir) / "prompt_template.json");
+  const auto refuse_system_prompt = [&](const std::string& why) {
+    if (system_prompt && !system_prompt->empty()) {
+      throw EngineError(ErrorCode::kInvalidArgument,
+                        "a system prompt (--system-prompt) needs a chat template: " + why);
+    }
+  };
   if (file && file->replaces_chat_template()) {
+    refuse_system_prompt(file->path.string() +
+                         " sets document_prefix, question or summary, which replace it");
     if (file->sets_chat_options) {
       bad_key(file->path, file->chat_key(),
               "applies to the checkpoint's chat template, which document_prefix, question and "
@@ -235,10 +244,16 @@ PromptTemplate PromptTemplate::load(const std::string& model_dir, const Tokenize
     return t;
   }
   const ChatConfig config = ChatConfig::load(model_dir);
+  if (config.chat_template && system_prompt) {
+    if (!file) file.emplace();
+    file->system_prompt = *system_prompt;
+  }
   if (config.chat_template) {
     derive_from_chat_template(config, file ? &*file : nullptr, tokenizer, t);
     return t;
   }
+  refuse_system_prompt(model_dir +
+                       " has none (tokenizer_config.json's chat_template or chat_template.jinja)");
   if (file && file->sets_chat_options) {
     bad_key(file->path, file->chat_key(),
             "the checkpoint has no chat template (tokenizer_config.json's chat_template or "

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,8 +55,10 @@ struct PromptTemplate {
   // is not JSON, kInvalidArgument for a key of the wrong type or a chat
   // template that fails to parse or render (with its line). With a
   // tokenizer, stop tokens the config names but added_tokens_decoder lacks
-  // are looked up in it.
-  static PromptTemplate load(const std::string& model_dir, const Tokenizer* tokenizer = nullptr);
+  // are looked up in it. `system_prompt` (--system-prompt) replaces
+  // prompt_template.json's; "" means none; it needs a chat template.
+  static PromptTemplate load(const std::string& model_dir, const Tokenizer* tokenizer = nullptr,
+                             const std::optional<std::string>& system_prompt = std::nullopt);
 
   // The prompt_template.json question text with {question} filled in.
   std::string question_text(const std::string& question_text) const;

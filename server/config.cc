@@ -31,6 +31,9 @@ const Option kOptions[] = {
     {"segment-size", "INFINI_SEGMENT_SIZE",
      "segment length S in tokens, overriding config.json's segment_size (default: the "
      "checkpoint's, or 2048 for a Hugging Face checkpoint without one)"},
+    {"system-prompt", "INFINI_SYSTEM_PROMPT",
+     "system prompt of a model with a chat template, replacing prompt_template.json's "
+     "system_prompt; empty: none (default: the file's, else none)"},
     {"threads", "INFINI_THREADS",
      "engine workers: sessions computed in parallel (default: usable cores, "
      "from the CPU affinity mask and the cgroup CPU quota)"},
@@ -173,6 +176,7 @@ ParsedConfig parse_server_config(const std::vector<std::string>& args,
     c.gate = g;
   });
   get("segment-size", [&](auto& n, auto& v) { c.segment_size = parse_int(n, v, 1, 1 << 20); });
+  get("system-prompt", [&](auto&, auto& v) { c.system_prompt = v; });
   get("threads", [&](auto& n, auto& v) { c.threads = static_cast<int>(parse_int(n, v, 0, 1024)); });
   get("queue-capacity", [&](auto& n, auto& v) { c.queue_capacity = parse_int(n, v, 1, 1 << 20); });
   get("max-sessions", [&](auto& n, auto& v) { c.max_sessions = parse_int(n, v, 1, 1 << 24); });

@@ -20,6 +20,9 @@ struct ServerConfig {
   std::string dtype = "bf16";                    // --dtype, INFINI_DTYPE
   std::optional<float> gate;                     // --gate, INFINI_GATE (plain Llama checkpoints)
   std::optional<int64_t> segment_size;           // --segment-size, INFINI_SEGMENT_SIZE
+  // --system-prompt, INFINI_SYSTEM_PROMPT: the system turn of a chat template
+  // (docs/chat-templates.md); replaces prompt_template.json's, "" = none.
+  std::optional<std::string> system_prompt;
   int threads = 0;                   // --threads, INFINI_THREADS: engine workers (0 = cores)
   int64_t queue_capacity = 256;      // --queue-capacity, INFINI_QUEUE_CAPACITY
   int64_t max_sessions = 1024;       // --max-sessions, INFINI_MAX_SESSIONS

@@ -89,7 +89,8 @@ int serve(const infini::server::ServerConfig& config) {
   const int workers = config.threads > 0 ? config.threads : cores;
 
   ServerMetrics metrics;
-  const PromptTemplate prompt = PromptTemplate::load(config.model_dir, tokenizer.get());
+  const PromptTemplate prompt =
+      PromptTemplate::load(config.model_dir, tokenizer.get(), config.system_prompt);
   SessionManager sessions(model, tokenizer,
                           {config.max_sessions, config.max_state_bytes,
                            config.max_sessions_per_tenant},

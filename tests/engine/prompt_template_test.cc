@@ -144,6 +144,29 @@ TEST(PromptTemplateChat, Qwen3) {
   EXPECT_EQ(o.stop, std::vector<std::string>{"\n\n"});
 }
 
+TEST(PromptTemplateChat, SystemPromptOption) {
+  TempDir dir;
+  make_checkpoint("qwen3", dir);
+  write(dir.file("prompt_template.json"), R"({"system_prompt": "From the file."})");
+  // --system-prompt replaces the file's; "" means none.
+  EXPECT_EQ(PromptTemplate::load(dir.path(), nullptr, "From the flag.").document_prefix,
+            "<|im_start|>system\nFrom the flag.<|im_end|>\n<|im_start|>user\n");
+  EXPECT_EQ(PromptTemplate::load(dir.path(), nullptr, "").document_prefix, "<|im_start|>user\n");
+  EXPECT_EQ(PromptTemplate::load(dir.path()).document_prefix,
+            "<|im_start|>system\nFrom the file.<|im_end|>\n<|im_start|>user\n");
+
+  TempDir plain;  // no chat template
+  try {
+    PromptTemplate::load(plain.path(), nullptr, "Be brief.");
+    ADD_FAILURE() << "a system prompt without a chat template was accepted";
+  } catch (const EngineError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "a system prompt (--system-prompt) needs a chat template: " + plain.path() +
+                  " has none (tokenizer_config.json's chat_template or chat_template.jinja)");
+  }
+  EXPECT_EQ(PromptTemplate::load(plain.path(), nullptr, "").origin, "defaults");
+}
+
 TEST(PromptTemplateChat, Llama3TrimsAndStopIds) {
   TempDir dir;
   make_checkpoint("llama3", dir);

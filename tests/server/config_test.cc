@@ -110,6 +110,13 @@ TEST(ServerConfigTest, RequestLimitsHaveDefaultsFlagsAndBounds) {
   }
 }
 
+TEST(ServerConfigTest, SystemPromptFromFlagOrEnvironment) {
+  EXPECT_FALSE(parse({}).config.system_prompt.has_value()) << "prompt_template.json's by default";
+  EXPECT_EQ(parse({"--system-prompt", "Answer briefly."}).config.system_prompt, "Answer briefly.");
+  EXPECT_EQ(parse({}, {{"INFINI_SYSTEM_PROMPT", ""}}).config.system_prompt, "") << "empty: none";
+  EXPECT_NE(server_usage().find("--system-prompt (INFINI_SYSTEM_PROMPT)"), std::string::npos);
+}
+
 TEST(ServerConfigTest, AuthTokensFileFromFlagOrEnvironment) {
   EXPECT_EQ(parse({}).config.auth_tokens_file, "") << "no authentication by default";
   EXPECT_EQ(parse({"--auth-tokens", "/etc/infini/tokens"}).config.auth_tokens_file,

@@ -20,6 +20,7 @@ commands:
               [--temperature T --top-k K --top-p P --seed S] [--dtype bf16|f32]
               [--chunk-bytes N] [--gate G] [--no-progress] [--backend cpu|cuda]
               [--segment-size S]  (a checkpoint without memory_gate runs memory off unless --gate)
+              [--system-prompt TEXT]  (models with a chat template: docs/chat-templates.md)
   logits      write float32 logits [tokens x vocab] for a file of token ids
               --model DIR --ids-file FILE --out FILE [--chunk N] [--dtype f32|bf16]
               [--backend cpu|cuda]

@@ -59,7 +59,8 @@ class Progress {
 int run_command(const std::vector<std::string>& args) {
   Flags flags(args, {"summarize", "no-progress"});
   flags.allow_only({"model", "doc", "question", "summarize", "max-tokens", "temperature", "top-k",
-                    "top-p", "seed", "dtype", "chunk-bytes", "gate", "no-progress", "backend"});
+                    "top-p", "seed", "dtype", "chunk-bytes", "gate", "no-progress", "backend",
+                    "system-prompt"});
   const std::string dir = flags.required("model");
   const std::string doc_path = flags.required("doc");
   const bool summarize = flags.has("summarize");
@@ -82,7 +83,10 @@ int run_command(const std::vector<std::string>& args) {
   if (flags.has("gate")) options.gate = static_cast<float>(flags.number("gate", 0.5));
   auto model = Model::load(dir, options);
   auto tokenizer = Tokenizer::load_from_model_dir(dir);
-  const PromptTemplate prompt = PromptTemplate::load(dir, tokenizer.get());
+  const PromptTemplate prompt = PromptTemplate::load(
+      dir, tokenizer.get(),
+      flags.has("system-prompt") ? std::optional<std::string>(flags.str("system-prompt", ""))
+                                 : std::nullopt);
   const ModelConfig& config = model->config();
   if (std::filesystem::exists(std::filesystem::path(dir) / "UNTRAINED")) {
     std::fprintf(stderr,
