@@ -436,9 +436,17 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
   read_rope(root, origin, config);
   check_maths_keys(root, origin, config);
 
+  const bool qwen = config.architecture == Architecture::kQwen2 ||
+                    config.architecture == Architecture::kQwen3;
   if (const json* v = find_key(root, "num_key_value_heads")) {
     config.num_kv_heads = read_int(*v, origin, "num_key_value_heads");
     check_positive(config.num_kv_heads, origin, "num_key_value_heads");
+  } else if (qwen) {
+    // Transformers' Qwen2Config / Qwen3Config default it to 32, not to the
+    // number of heads: rather than guess, ask for it.
+    fail_key(origin, "num_key_value_heads",
+             std::string("is missing; a ") + architecture_name(config.architecture) +
+                 " config must give it (Transformers would assume 32)");
   } else {
     config.num_kv_heads = config.num_heads;
   }
@@ -446,6 +454,8 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
   if (const json* v = find_key(root, "head_dim")) {
     config.head_dim = read_int(*v, origin, "head_dim");
     check_positive(config.head_dim, origin, "head_dim");
+  } else if (config.architecture == Architecture::kQwen3) {
+    config.head_dim = 128;  // Transformers' Qwen3Config default, whatever hidden_size is
   } else {
     if (config.hidden_size % config.num_heads != 0) {
       fail_key(origin, "head_dim",

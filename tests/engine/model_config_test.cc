@@ -528,6 +528,21 @@ TEST(ModelConfigFamiliesTest, BiasesFollowTheArchitecture) {
   expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"attention_bias\"", "true or false"});
 }
 
+TEST(ModelConfigFamiliesTest, DefaultsFollowTransformersPerArchitecture) {
+  json j = qwen3_config();
+  j.erase("head_dim");
+  EXPECT_EQ(ModelConfig::parse(j.dump(), kOrigin).head_dim, 128);  // Qwen3Config's default
+  j = qwen25_config();
+  j.erase("num_key_value_heads");
+  expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"num_key_value_heads\"", "missing"});
+  j = llama32_config();
+  j.erase("num_key_value_heads");
+  j.erase("head_dim");
+  const ModelConfig llama = ModelConfig::parse(j.dump(), kOrigin);
+  EXPECT_EQ(llama.num_kv_heads, 32);  // LlamaConfig: the number of heads
+  EXPECT_EQ(llama.head_dim, 64);      // hidden / heads
+}
+
 TEST(ModelConfigFamiliesTest, SegmentSizeOfAHubCheckpoint) {
   json j = qwen25_config();
   j["segment_size"] = 512;  // an Infini-trained checkpoint of this family names its own

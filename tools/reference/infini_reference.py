@@ -153,11 +153,15 @@ class InfiniConfig:
             raise ValueError(f"config: hidden_act {d['hidden_act']!r} is not implemented")
         heads = int(d["num_attention_heads"])
         head_dim = d.get("head_dim")
+        if head_dim is None and architecture == "Qwen3ForCausalLM":
+            head_dim = 128  # Transformers' Qwen3Config default
         if head_dim is None:
             if int(d["hidden_size"]) % heads != 0:
                 raise ValueError("config: hidden_size not divisible by num_attention_heads and no head_dim")
             head_dim = int(d["hidden_size"]) // heads
         kv_heads = d.get("num_key_value_heads")
+        if kv_heads is None and architecture in ("Qwen2ForCausalLM", "Qwen3ForCausalLM"):
+            raise ValueError("config: num_key_value_heads is missing (Transformers would assume 32)")
         config = cls(
             vocab_size=int(d["vocab_size"]),
             hidden_size=int(d["hidden_size"]),
