@@ -33,6 +33,7 @@ class WeightReader {
       : lookup_(lookup), file_of_(std::move(file_of)), release_(std::move(release)) {}
 
   bool has(const std::string& name) const { return lookup_(name) != nullptr; }
+  std::string file_of(const std::string& name) const { return file_of_(name); }
 
   // The tensor as float32, checked against the expected shape.
   std::vector<float> get(const std::string& name, std::vector<int64_t> shape) {
@@ -196,6 +197,18 @@ std::shared_ptr<const Model> Model::assemble(const ModelConfig& config, WeightRe
 
   {
     auto embedding = reader.get("model.embed_tokens.weight", {config.vocab_size, hidden});
+    if (config.tie_word_embeddings && reader.has("lm_head.weight")) {
+      // Some tied checkpoints also store the head. Transformers ties it to
+      // the embeddings and never reads it; here it is read and must be the
+      // same values, or the checkpoint is refused rather than half-ignored.
+      if (reader.get("lm_head.weight", {config.vocab_size, hidden}) != embedding) {
+        throw EngineError(ErrorCode::kUnsupported,
+                          reader.file_of("lm_head.weight") +
+                              ": tensor 'lm_head.weight' differs from model.embed_tokens.weight, "
+                              "but config.json has tie_word_embeddings true (one of them would "
+                              "be ignored)");
+      }
+    }
     model->embedding_ = backend.upload_linear(embedding.data(), config.vocab_size, hidden, nullptr);
     bytes += model->embedding_->bytes();
   }

@@ -284,14 +284,23 @@ TEST_F(TensorAccountingTest, BiasesTheConfigDoesNotCallForAreRefused) {
   EXPECT_NO_THROW(Model::load(dir_.path(), f32()));
 }
 
-TEST_F(TensorAccountingTest, LmHeadBesideTiedEmbeddingsIsRefused) {
+TEST_F(TensorAccountingTest, LmHeadBesideTiedEmbeddingsMustEqualThem) {
   ModelConfig config = tiny_config(Architecture::kLlama);
   auto tensors = weights_for(config, true);
-  tensors.push_back({"lm_head.weight", {config.vocab_size, config.hidden_size},
-                     std::vector<float>(static_cast<size_t>(config.vocab_size * config.hidden_size))});
+  write(config, tensors);
+  const auto expected = logits_of(*Model::load(dir_.path(), f32()));
+  // A copy of the embeddings, as some tied checkpoints store: read, equal, fine.
+  NamedTensor head = tensors.front();
+  ASSERT_EQ(head.name, "model.embed_tokens.weight");
+  head.name = "lm_head.weight";
+  tensors.push_back(head);
+  write(config, tensors);
+  EXPECT_EQ(logits_of(*Model::load(dir_.path(), f32())), expected);
+  // Different values: one of the two would be ignored, so refused.
+  tensors.back().values[5] += 1.0f;
   write(config, tensors);
   expect_error([&] { Model::load(dir_.path(), f32()); }, ErrorCode::kUnsupported,
-               {weights(), "lm_head.weight"});
+               {weights(), "lm_head.weight", "tie_word_embeddings"});
 }
 
 TEST_F(TensorAccountingTest, RotaryBuffersAreIgnoredExplicitly) {

@@ -680,8 +680,10 @@ def load_checkpoint(directory: str, dtype: torch.dtype = torch.float64,
             tensors[name] = torch.full((config.num_attention_heads,),
                                        float(gate_logit if gate_logit is not None else 0.0))
     if config.tie_word_embeddings:
-        if "lm_head.weight" in tensors:
-            raise ValueError(f"{directory}: lm_head.weight present but tie_word_embeddings is true")
+        if "lm_head.weight" in tensors and not torch.equal(tensors["lm_head.weight"],
+                                                           tensors["model.embed_tokens.weight"]):
+            raise ValueError(f"{directory}: lm_head.weight differs from the embeddings but "
+                             "tie_word_embeddings is true")
         tensors["lm_head.weight"] = tensors["model.embed_tokens.weight"]
     expected = set(model.state_dict())
     missing, unexpected = expected - set(tensors), set(tensors) - expected
