@@ -8,8 +8,8 @@
 
 namespace infini {
 
-BpeModel::BpeModel(std::unordered_map<std::string, int32_t> vocab,
-                   const std::vector<Merge>& merges, Options options)
+BpeModel::BpeModel(std::unordered_map<std::string, int32_t> vocab, const std::vector<Merge>& merges,
+                   Options options)
     : vocab_(std::move(vocab)), options_(options), cache_(new CacheShard[kCacheShards]) {
   ranks_.reserve(merges.size());
   for (size_t i = 0; i < merges.size(); ++i) {
@@ -59,7 +59,8 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& symb
         all_bytes = byte_ids_[static_cast<uint8_t>(word[pos + i])] >= 0;
       }
       if (all_bytes) {
-        for (size_t i = 0; i < n; ++i) symbols.push_back(byte_ids_[static_cast<uint8_t>(word[pos + i])]);
+        for (size_t i = 0; i < n; ++i)
+          symbols.push_back(byte_ids_[static_cast<uint8_t>(word[pos + i])]);
         last_unk = false;
       } else if (options_.unk_id >= 0) {
         if (!(options_.fuse_unk && last_unk)) symbols.push_back(options_.unk_id);

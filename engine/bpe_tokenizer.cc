@@ -178,8 +178,8 @@ size_t BpeTokenizer::segment_cut(std::string_view segment) const {
 
   std::vector<Span> final_pieces;
   bool rest_is_token = false;
-  const size_t rest = parts_.pre_tokenizer->split_growing(text, {0, text.size()}, final_pieces,
-                                                          &rest_is_token);
+  const size_t rest =
+      parts_.pre_tokenizer->split_growing(text, {0, text.size()}, final_pieces, &rest_is_token);
   // The pieces before a cut must also be what the text before it gives alone: a
   // piece can depend on what follows it (Llama 3's \s+(?!\S) leaves the last space
   // of a run before a word to the word's side, but takes it at the end of text).
@@ -224,8 +224,7 @@ size_t BpeTokenizer::stream_cut(std::string_view pending, size_t, PendingStart) 
     cut = segment_begin = m.end;
   }
   if (segment_end > segment_begin) {
-    const size_t inside =
-        segment_cut(view.substr(segment_begin, segment_end - segment_begin));
+    const size_t inside = segment_cut(view.substr(segment_begin, segment_end - segment_begin));
     if (inside > 0) cut = segment_begin + inside;
   }
   return cut;

@@ -21,7 +21,7 @@ namespace infini {
 class BpeTokenizer final : public Tokenizer {
  public:
   struct Parts {
-    std::unique_ptr<Normalizer> normalizer;      // null: none
+    std::unique_ptr<Normalizer> normalizer;       // null: none
     std::unique_ptr<PreTokenizer> pre_tokenizer;  // null: the whole segment is one pre-token
     std::unique_ptr<BpeModel> model;
     AddedTokens added;

@@ -52,8 +52,8 @@ class CutTable {
     for (char32_t c = 0; c < kSize; ++c) {
       const bool second = (flags_[c] & kSecond) != 0;
       for (const bool compat : {false, true}) {
-        const auto options = static_cast<utf8proc_option_t>(
-            UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0));
+        const auto options =
+            static_cast<utf8proc_option_t>(UTF8PROC_DECOMPOSE | (compat ? UTF8PROC_COMPAT : 0));
         const auto n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(c), buffer, 32,
                                                options, &boundclass);
         bool bad = second || n < 1;
@@ -77,10 +77,18 @@ class UnicodeNormalizer final : public Normalizer {
     if (is_ascii(text)) return std::string(text);  // every form leaves ASCII as it is
     int options = UTF8PROC_STABLE;
     switch (form_) {
-      case UnicodeForm::kNfc: options |= UTF8PROC_COMPOSE; break;
-      case UnicodeForm::kNfd: options |= UTF8PROC_DECOMPOSE; break;
-      case UnicodeForm::kNfkc: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
-      case UnicodeForm::kNfkd: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
+      case UnicodeForm::kNfc:
+        options |= UTF8PROC_COMPOSE;
+        break;
+      case UnicodeForm::kNfd:
+        options |= UTF8PROC_DECOMPOSE;
+        break;
+      case UnicodeForm::kNfkc:
+        options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT;
+        break;
+      case UnicodeForm::kNfkd:
+        options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT;
+        break;
     }
     utf8proc_uint8_t* out = nullptr;
     const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
@@ -118,8 +126,8 @@ class LowercaseNormalizer final : public Normalizer {
       }
       const char32_t c = utf8::decode(text, pos, n);
       utf8::append(out, c < 0x80 ? (c >= 'A' && c <= 'Z' ? c + 32 : c)
-                                 : static_cast<char32_t>(utf8proc_tolower(
-                                       static_cast<utf8proc_int32_t>(c))));
+                                 : static_cast<char32_t>(
+                                       utf8proc_tolower(static_cast<utf8proc_int32_t>(c))));
       pos += n;
     }
     return out;

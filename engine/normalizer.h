@@ -25,6 +25,7 @@ enum class UnicodeForm { kNfc, kNfd, kNfkc, kNfkd };
 std::unique_ptr<Normalizer> make_unicode_normalizer(UnicodeForm form);
 // Simple (one code point to one) lowercase mapping, as Unicode's UnicodeData.txt.
 std::unique_ptr<Normalizer> make_lowercase_normalizer();
-std::unique_ptr<Normalizer> make_normalizer_sequence(std::vector<std::unique_ptr<Normalizer>> parts);
+std::unique_ptr<Normalizer> make_normalizer_sequence(
+    std::vector<std::unique_ptr<Normalizer>> parts);
 
 }  // namespace infini

@@ -40,13 +40,12 @@ Regex::Regex(const std::string& pattern, const std::string& context)
   code_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                               PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
   if (code_->code == nullptr) {
-    throw EngineError(ErrorCode::kCorruptData, context + ": bad regex at offset " +
-                                                   std::to_string(offset) + ": " +
-                                                   pcre2_message(error));
+    throw EngineError(
+        ErrorCode::kCorruptData,
+        context + ": bad regex at offset " + std::to_string(offset) + ": " + pcre2_message(error));
   }
   // Without JIT (an unsupported CPU) the interpreter gives the same matches, slower.
-  code_->jit =
-      pcre2_jit_compile(code_->code, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD) == 0;
+  code_->jit = pcre2_jit_compile(code_->code, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD) == 0;
   uint32_t lookbehind = 0;
   pcre2_pattern_info(code_->code, PCRE2_INFO_MAXLOOKBEHIND, &lookbehind);
   looks_behind_ = lookbehind > 0;

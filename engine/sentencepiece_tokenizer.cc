@@ -339,7 +339,8 @@ size_t SentencePieceTokenizer::stream_force_cut(std::string_view pending, Pendin
   // Piece offsets are in the original text. The pieces that one original span
   // becomes (bytes of a character under byte fallback, a ligature's letters) are
   // all empty but the last, so a span ends after a non-empty piece.
-  const size_t target = pending.size() > kForcedCutKeepBytes ? pending.size() - kForcedCutKeepBytes : 0;
+  const size_t target =
+      pending.size() > kForcedCutKeepBytes ? pending.size() - kForcedCutKeepBytes : 0;
   size_t cut_piece = 0;
   for (size_t k = 1; k < pieces.size(); ++k) {
     const auto& before = pieces[k - 1];

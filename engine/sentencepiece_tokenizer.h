@@ -17,8 +17,8 @@ namespace infini {
 class SentencePieceTokenizer final : public Tokenizer {
  public:
   // Loads a serialized ModelProto read from `path` (named in errors).
-  static std::shared_ptr<const SentencePieceTokenizer> from_serialized(const std::string& serialized,
-                                                                       const std::string& path);
+  static std::shared_ptr<const SentencePieceTokenizer> from_serialized(
+      const std::string& serialized, const std::string& path);
   ~SentencePieceTokenizer() override;
 
   std::string piece_text(int32_t id) const override;

@@ -22,7 +22,8 @@ std::optional<uint8_t> fallback_byte(const std::string& token) {
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   if (from.empty()) return text;
-  for (size_t pos = text.find(from); pos != std::string::npos; pos = text.find(from, pos + to.size())) {
+  for (size_t pos = text.find(from); pos != std::string::npos;
+       pos = text.find(from, pos + to.size())) {
     text.replace(pos, from.size(), to);
   }
   return text;
@@ -97,11 +98,14 @@ void apply(const DecoderStep& step, std::vector<std::string>& tokens) {
     case DecoderStep::Kind::kStrip:
       for (auto& t : tokens) {
         size_t begin = 0, end = t.size();
-        for (size_t i = 0; i < step.start && begin < end && t.compare(begin, step.pattern.size(), step.pattern) == 0; ++i) {
+        for (size_t i = 0; i < step.start && begin < end &&
+                           t.compare(begin, step.pattern.size(), step.pattern) == 0;
+             ++i) {
           begin += step.pattern.size();
         }
-        for (size_t i = 0; i < step.stop && end >= begin + step.pattern.size() &&
-                           t.compare(end - step.pattern.size(), step.pattern.size(), step.pattern) == 0;
+        for (size_t i = 0;
+             i < step.stop && end >= begin + step.pattern.size() &&
+             t.compare(end - step.pattern.size(), step.pattern.size(), step.pattern) == 0;
              ++i) {
           end -= step.pattern.size();
         }

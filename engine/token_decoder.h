@@ -13,7 +13,8 @@ namespace infini {
 struct DecoderStep {
   enum class Kind { kByteLevel, kByteFallback, kFuse, kReplace, kStrip, kMetaspace };
   Kind kind = Kind::kFuse;
-  std::string pattern;  // kReplace: the string replaced; kStrip: the character; kMetaspace: the replacement
+  std::string
+      pattern;  // kReplace: the string replaced; kStrip: the character; kMetaspace: the replacement
   std::string content;  // kReplace: what replaces it
   size_t start = 0;     // kStrip: characters taken from the start
   size_t stop = 0;      // kStrip: characters taken from the end

@@ -58,9 +58,9 @@ std::shared_ptr<const Tokenizer> Tokenizer::load_from_model_dir(const std::strin
   for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
     if (std::filesystem::is_regular_file(root / name, ec)) return load((root / name).string());
   }
-  throw EngineError(ErrorCode::kNotFound,
-                    "no tokenizer in model directory " + dir + ": expected tokenizer.json "
-                    "(Hugging Face) or tokenizer.model (SentencePiece)");
+  throw EngineError(ErrorCode::kNotFound, "no tokenizer in model directory " + dir +
+                                              ": expected tokenizer.json "
+                                              "(Hugging Face) or tokenizer.model (SentencePiece)");
 }
 
 std::vector<Tokenizer::TemplatePart> Tokenizer::split_at_added_tokens(std::string_view text) const {

@@ -1,10 +1,9 @@
 #include "engine/tokenizer_json.h"
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <system_error>
 #include <utility>
 
@@ -173,7 +172,8 @@ void read_decoder(const Reader& r, const json& node, const std::string& key,
   if (type == "Sequence") {
     const json& list = r.member(node, key, "decoders");
     if (!list.is_array()) r.corrupt(key + ".decoders", "expected an array");
-    for (size_t i = 0; i < list.size(); ++i) read_decoder(r, list[i], child(key, "decoders", i), steps);
+    for (size_t i = 0; i < list.size(); ++i)
+      read_decoder(r, list[i], child(key, "decoders", i), steps);
     return;
   } else if (type == "ByteLevel") {
     step.kind = DecoderStep::Kind::kByteLevel;
@@ -253,10 +253,10 @@ ModelParts read_model(const Reader& r, const json& root) {
   token_of_id.reserve(vocab.size());
   for (const auto& [token, value] : vocab.items()) {
     // The key is spelled out only for an error: 128K entries in Llama 3.
-    const int32_t id = value.is_number_integer() && value.get<int64_t>() >= 0 &&
-                               value.get<int64_t>() < kMaxTokenId
-                           ? static_cast<int32_t>(value.get<int64_t>())
-                           : r.id(value, "model.vocab[\"" + token + "\"]");
+    const int32_t id =
+        value.is_number_integer() && value.get<int64_t>() >= 0 && value.get<int64_t>() < kMaxTokenId
+            ? static_cast<int32_t>(value.get<int64_t>())
+            : r.id(value, "model.vocab[\"" + token + "\"]");
     if (const auto [it, fresh] = token_of_id.emplace(id, &token); !fresh) {
       r.corrupt("model.vocab", "id " + std::to_string(id) + " is given to both \"" + *it->second +
                                    "\" and \"" + token + "\"");
@@ -378,9 +378,9 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
-std::shared_ptr<const Tokenizer> load_tokenizer_json(const std::string& text,
-                                                     const std::string& json_path,
-                                                     const std::optional<std::string>& config_path) {
+std::shared_ptr<const Tokenizer> load_tokenizer_json(
+    const std::string& text, const std::string& json_path,
+    const std::optional<std::string>& config_path) {
   const Reader r(json_path);
   const json root = r.parse(text);
   if (!root.is_object()) r.corrupt("(root)", "expected a JSON object");
@@ -409,8 +409,8 @@ std::shared_ptr<const Tokenizer> load_tokenizer_json(const std::string& text,
     std::string& piece = parts.pieces[static_cast<size_t>(added[i].id)];
     if (!piece.empty() && piece != added[i].content) {
       r.corrupt("added_tokens[" + std::to_string(i) + "].id",
-                "id " + std::to_string(added[i].id) + " is \"" + piece + "\" in model.vocab but \"" +
-                    added[i].content + "\" here");
+                "id " + std::to_string(added[i].id) + " is \"" + piece +
+                    "\" in model.vocab but \"" + added[i].content + "\" here");
     }
     piece = added[i].content;
   }

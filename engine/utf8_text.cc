@@ -11,11 +11,16 @@ constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 // continuation bytes are always 80..BF.
 bool second_ok(uint8_t lead, uint8_t byte) {
   switch (lead) {
-    case 0xE0: return byte >= 0xA0 && byte <= 0xBF;
-    case 0xED: return byte >= 0x80 && byte <= 0x9F;
-    case 0xF0: return byte >= 0x90 && byte <= 0xBF;
-    case 0xF4: return byte >= 0x80 && byte <= 0x8F;
-    default: return byte >= 0x80 && byte <= 0xBF;
+    case 0xE0:
+      return byte >= 0xA0 && byte <= 0xBF;
+    case 0xED:
+      return byte >= 0x80 && byte <= 0x9F;
+    case 0xF0:
+      return byte >= 0x90 && byte <= 0xBF;
+    case 0xF4:
+      return byte >= 0x80 && byte <= 0x8F;
+    default:
+      return byte >= 0x80 && byte <= 0xBF;
   }
 }
 
@@ -98,9 +103,12 @@ size_t complete_prefix(std::string_view text) {
 char32_t decode(std::string_view text, size_t pos, size_t length) {
   const auto b = [&](size_t i) { return static_cast<uint8_t>(text[pos + i]); };
   switch (length) {
-    case 1: return b(0);
-    case 2: return (char32_t{b(0)} & 0x1F) << 6 | (b(1) & 0x3F);
-    case 3: return (char32_t{b(0)} & 0x0F) << 12 | (char32_t{b(1)} & 0x3F) << 6 | (b(2) & 0x3F);
+    case 1:
+      return b(0);
+    case 2:
+      return (char32_t{b(0)} & 0x1F) << 6 | (b(1) & 0x3F);
+    case 3:
+      return (char32_t{b(0)} & 0x0F) << 12 | (char32_t{b(1)} & 0x3F) << 6 | (b(2) & 0x3F);
     default:
       return (char32_t{b(0)} & 0x07) << 18 | (char32_t{b(1)} & 0x3F) << 12 |
              (char32_t{b(2)} & 0x3F) << 6 | (b(3) & 0x3F);

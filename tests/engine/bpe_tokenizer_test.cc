@@ -7,15 +7,14 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/error.h"
 #include "engine/tokenizer.h"
@@ -32,7 +31,8 @@ std::string read_file(const std::string& path) {
 }
 
 void write_file(const std::string& path, std::string_view bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 std::shared_ptr<const Tokenizer> small() {
@@ -40,8 +40,8 @@ std::shared_ptr<const Tokenizer> small() {
   return tokenizer;
 }
 
-std::vector<int32_t> stream(const std::shared_ptr<const Tokenizer>& tokenizer, std::string_view text,
-                            std::mt19937& rng, size_t max_chunk) {
+std::vector<int32_t> stream(const std::shared_ptr<const Tokenizer>& tokenizer,
+                            std::string_view text, std::mt19937& rng, size_t max_chunk) {
   StreamingEncoder encoder(tokenizer);
   std::vector<int32_t> out;
   std::uniform_int_distribution<size_t> length(1, max_chunk);
@@ -74,9 +74,11 @@ TEST(BpeTokenizerTest, LoadsFromAModelDirectoryWithItsConfig) {
 // Ids from tests/tokenizer_reference/encode.js (Hugging Face's JavaScript port) for
 // the same file and text.
 TEST(BpeTokenizerTest, MatchesTheReferenceOnDigitsSpecialsAndBytes) {
-  const std::string text = "The quick 12345 <|im_end|> <think> caf\xC3\xA9 \xF0\x9F\x98\x80  \n\n x";
-  const std::vector<int32_t> expected = {287, 392, 35, 52, 53, 54, 55, 56, 35, 2, 35, 430, 35, 102,
-                                         100, 105, 198, 172, 35, 243, 162, 155, 131, 394, 13, 13, 35, 123};
+  const std::string text =
+      "The quick 12345 <|im_end|> <think> caf\xC3\xA9 \xF0\x9F\x98\x80  \n\n x";
+  const std::vector<int32_t> expected = {287, 392, 35,  52,  53,  54,  55,  56,  35, 2,
+                                         35,  430, 35,  102, 100, 105, 198, 172, 35, 243,
+                                         162, 155, 131, 394, 13,  13,  35,  123};
   EXPECT_EQ(small()->encode(text, SpecialTokens::kParse), expected);
 }
 
@@ -108,7 +110,10 @@ TEST(BpeTokenizerTest, DecodesWhatItEncodes) {
 
 TEST(BpeTokenizerTest, BytesThatAreNotUtf8AreReadAsReplacementCharacters) {
   auto t = small();
-  EXPECT_EQ(t->encode("a\xFF" "b"), t->encode("a\xEF\xBF\xBD" "b"));
+  EXPECT_EQ(t->encode("a\xFF"
+                      "b"),
+            t->encode("a\xEF\xBF\xBD"
+                      "b"));
   EXPECT_EQ(t->decode(t->encode("a\xC3(")), "a\xEF\xBF\xBD(");
 }
 
@@ -132,8 +137,9 @@ TEST(BpeTokenizerTest, StreamingGivesWholeTextIdsForAnyChunking) {
   auto t = small();
   std::string text;
   for (int i = 0; i < 40; ++i) {
-    text += "The quick brown fox 12345 jumps; caf\xC3\xA9 \xE4\xBD\xA0\xE5\xA5\xBD \xF0\x9F\x98\x80 "
-            "<think>x</think> <|im_end|>   \n\n\t it's 3.14!! ";
+    text +=
+        "The quick brown fox 12345 jumps; caf\xC3\xA9 \xE4\xBD\xA0\xE5\xA5\xBD \xF0\x9F\x98\x80 "
+        "<think>x</think> <|im_end|>   \n\n\t it's 3.14!! ";
   }
   const auto whole = t->encode(text);
   std::mt19937 rng(7);
@@ -146,14 +152,18 @@ TEST(BpeTokenizerTest, PushTemplateReadsSpecialTokensAsIdsAndJoinsTextLikePush) 
   auto t = small();
   StreamingEncoder encoder(t);
   std::vector<int32_t> out;
-  auto add = [&](const std::vector<int32_t>& ids) { out.insert(out.end(), ids.begin(), ids.end()); };
+  auto add = [&](const std::vector<int32_t>& ids) {
+    out.insert(out.end(), ids.begin(), ids.end());
+  };
   add(encoder.push_template("<|im_start|>user\n"));
   add(encoder.push("What is <|im_end|> in 12"));
   add(encoder.push("34?"));
   add(encoder.push_template("<|im_end|>\n<|im_start|>assistant\n"));
   add(encoder.finish());
   std::vector<int32_t> expected = {1};
-  auto extend = [&](const std::vector<int32_t>& ids) { expected.insert(expected.end(), ids.begin(), ids.end()); };
+  auto extend = [&](const std::vector<int32_t>& ids) {
+    expected.insert(expected.end(), ids.begin(), ids.end());
+  };
   extend(t->encode("user\nWhat is <|im_end|> in 1234?", SpecialTokens::kAsText));
   expected.push_back(2);
   extend(t->encode("\n"));
@@ -212,45 +222,51 @@ TEST_P(BadTokenizerJsonTest, IsRejectedNamingTheFileAndKey) {
 
 INSTANTIATE_TEST_SUITE_P(
     Files, BadTokenizerJsonTest,
-    ::testing::Values(
-        BadFile{"truncated", "not valid JSON", nullptr,
-                read_file(kDir + "/tokenizer.json").substr(0, 3000)},
-        BadFile{"merge_token_missing", "model.merges[5]",
-                [](nlohmann::json& j) { j["model"]["merges"][5] = "Qx Zy"; }},
-        BadFile{"merge_malformed", "model.merges[2]",
-                [](nlohmann::json& j) { j["model"]["merges"][2] = "nospace"; }},
-        BadFile{"merged_token_missing", "merged token",
-                [](nlohmann::json& j) { j["model"]["vocab"].erase("\xC4\xA0t"); }},
-        BadFile{"vocab_id_twice", "model.vocab",
-                [](nlohmann::json& j) { j["model"]["vocab"]["zz"] = 5; }},
-        BadFile{"vocab_id_negative", "model.vocab[\"zz\"]",
-                [](nlohmann::json& j) { j["model"]["vocab"]["zz"] = -4; }},
-        BadFile{"added_token_lies_about_its_id", "added_tokens[3].id",
-                [](nlohmann::json& j) { j["added_tokens"][3]["id"] = 100; }},
-        BadFile{"unknown_model", "model.type",
-                [](nlohmann::json& j) { j["model"]["type"] = "Unigram"; }},
-        BadFile{"no_model", "model",
-                [](nlohmann::json& j) { j.erase("model"); }},
-        BadFile{"unknown_pre_tokenizer", "pre_tokenizer.pretokenizers[1].type",
-                [](nlohmann::json& j) { j["pre_tokenizer"]["pretokenizers"][1]["type"] = "Whitespace"; }},
-        BadFile{"unknown_normalizer", "normalizer.type",
-                [](nlohmann::json& j) { j["normalizer"] = {{"type", "Precompiled"}}; }},
-        BadFile{"unknown_decoder", "decoder.type",
-                [](nlohmann::json& j) { j["decoder"] = {{"type", "WordPiece"}}; }},
-        BadFile{"bad_regex", "pre_tokenizer.pretokenizers[0].pattern",
-                [](nlohmann::json& j) {
-                  j["pre_tokenizer"]["pretokenizers"][0] = {{"type", "Split"},
-                                                            {"pattern", {{"Regex", "(\\p{L}+"}}},
-                                                            {"behavior", "Isolated"}};
-                }},
-        BadFile{"unknown_split_behavior", "pre_tokenizer.pretokenizers[0].behavior",
-                [](nlohmann::json& j) {
-                  j["pre_tokenizer"]["pretokenizers"][0] = {{"type", "Split"},
-                                                            {"pattern", {{"Regex", "a"}}},
-                                                            {"behavior", "Contiguous"}};
-                }},
-        BadFile{"unk_token_not_in_vocab", "model.unk_token",
-                [](nlohmann::json& j) { j["model"]["unk_token"] = "<unk>"; }}),
+    ::testing::Values(BadFile{"truncated", "not valid JSON", nullptr,
+                              read_file(kDir + "/tokenizer.json").substr(0, 3000)},
+                      BadFile{"merge_token_missing", "model.merges[5]",
+                              [](nlohmann::json& j) { j["model"]["merges"][5] = "Qx Zy"; }},
+                      BadFile{"merge_malformed", "model.merges[2]",
+                              [](nlohmann::json& j) { j["model"]["merges"][2] = "nospace"; }},
+                      BadFile{"merged_token_missing", "merged token",
+                              [](nlohmann::json& j) { j["model"]["vocab"].erase("\xC4\xA0t"); }},
+                      BadFile{"vocab_id_twice", "model.vocab",
+                              [](nlohmann::json& j) { j["model"]["vocab"]["zz"] = 5; }},
+                      BadFile{"vocab_id_negative", "model.vocab[\"zz\"]",
+                              [](nlohmann::json& j) { j["model"]["vocab"]["zz"] = -4; }},
+                      BadFile{"added_token_lies_about_its_id", "added_tokens[3].id",
+                              [](nlohmann::json& j) { j["added_tokens"][3]["id"] = 100; }},
+                      BadFile{"unknown_model", "model.type",
+                              [](nlohmann::json& j) { j["model"]["type"] = "Unigram"; }},
+                      BadFile{"no_model", "model", [](nlohmann::json& j) { j.erase("model"); }},
+                      BadFile{"unknown_pre_tokenizer", "pre_tokenizer.pretokenizers[1].type",
+                              [](nlohmann::json& j) {
+                                j["pre_tokenizer"]["pretokenizers"][1]["type"] = "Whitespace";
+                              }},
+                      BadFile{"unknown_normalizer", "normalizer.type",
+                              [](nlohmann::json& j) {
+                                j["normalizer"] = {{"type", "Precompiled"}};
+                              }},
+                      BadFile{"unknown_decoder", "decoder.type",
+                              [](nlohmann::json& j) {
+                                j["decoder"] = {{"type", "WordPiece"}};
+                              }},
+                      BadFile{"bad_regex", "pre_tokenizer.pretokenizers[0].pattern",
+                              [](nlohmann::json& j) {
+                                j["pre_tokenizer"]["pretokenizers"][0] = {
+                                    {"type", "Split"},
+                                    {"pattern", {{"Regex", "(\\p{L}+"}}},
+                                    {"behavior", "Isolated"}};
+                              }},
+                      BadFile{"unknown_split_behavior", "pre_tokenizer.pretokenizers[0].behavior",
+                              [](nlohmann::json& j) {
+                                j["pre_tokenizer"]["pretokenizers"][0] = {
+                                    {"type", "Split"},
+                                    {"pattern", {{"Regex", "a"}}},
+                                    {"behavior", "Contiguous"}};
+                              }},
+                      BadFile{"unk_token_not_in_vocab", "model.unk_token",
+                              [](nlohmann::json& j) { j["model"]["unk_token"] = "<unk>"; }}),
     [](const ::testing::TestParamInfo<BadFile>& info) { return info.param.name; });
 
 TEST(BadTokenizerConfigTest, UnknownEosTokenIsRejectedNamingTheFileAndKey) {

@@ -14,11 +14,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/tokenizer.h"
 #include "tests/engine/test_support.h"
@@ -50,8 +49,7 @@ std::vector<std::vector<int32_t>> reference_ids(const std::string& model,
   testing::TempDir dir;
   const std::string in = dir.file("in.json"), out = dir.file("out.json");
   std::ofstream(in) << nlohmann::json{{"model", model}, {"texts", texts}}.dump();
-  const std::string command =
-      "node " + kReference + "/encode.js " + in + " " + out + " 2>&1";
+  const std::string command = "node " + kReference + "/encode.js " + in + " " + out + " 2>&1";
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
   std::ifstream file(out);
   if (!file) return {};
@@ -83,11 +81,17 @@ std::vector<std::string> category_texts() {
       numbers_of_every_length(),
       // Whitespace runs and newlines
       "a  b   c    d\n\ne\n\n\nf \n g\t\th \t \n\r\n\r\n  i   \n   ",
-      "   leading", "trailing   ", " ", "\n", "\t\t", "",
+      "   leading",
+      "trailing   ",
+      " ",
+      "\n",
+      "\t\t",
+      "",
       // Accents (composed and decomposed: Qwen3 normalizes to NFC)
       "caf\xC3\xA9 na\xC3\xAFve r\xC3\xA9sum\xC3\xA9 \xC3\x85ngstr\xC3\xB6m "
       "cafe\xCC\x81 nai\xCC\x88ve A\xCC\x8Angstro\xCC\x88m \xE1\xBA\xA1\xCC\x82 "
-      "\xC5\x93uvre stra\xC3\x9F" "e \xC4\xB0stanbul",
+      "\xC5\x93uvre stra\xC3\x9F"
+      "e \xC4\xB0stanbul",
       // CJK
       "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C\xEF\xBC\x81"
       "\xE4\xBB\x8A\xE5\xA4\xA9\xE5\xA4\xA9\xE6\xB0\x94\xE5\xBE\x88\xE5\xA5\xBD\xE3\x80\x82 "

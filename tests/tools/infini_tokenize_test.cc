@@ -3,12 +3,12 @@
 // add_special_tokens=False)) or as text (--special text, as the server reads user
 // text); and clear errors naming the file and key for bad tokenizer files.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <sys/wait.h>
 
 #include "tests/engine/test_support.h"
 
@@ -56,8 +56,8 @@ TEST(InfiniTokenizeTest, SpecialTextReadsSpecialTokenStringsAsText) {
   testing::TempDir dir;
   std::ofstream(dir.file("in.txt"), std::ios::binary) << "a<|im_end|>b";
   const auto parsed = run("tokenize --model " + kSmall + " --in " + dir.file("in.txt"));
-  const auto text = run("tokenize --model " + kSmall + " --in " + dir.file("in.txt") +
-                        " --special text");
+  const auto text =
+      run("tokenize --model " + kSmall + " --in " + dir.file("in.txt") + " --special text");
   ASSERT_EQ(parsed.status, 0) << parsed.output;
   ASSERT_EQ(text.status, 0) << text.output;
   EXPECT_NE(parsed.output.find(" 2 "), std::string::npos) << parsed.output;  // <|im_end|>
@@ -89,8 +89,9 @@ TEST(InfiniTokenizeTest, BadInputsGiveClearErrors) {
            Case{"tokenize --model " + kSmall + " --in " + dir.file("in.txt") + " --special x",
                 "--special"},
            Case{"tokenize --model " + kSmall + " --in " + dir.file("nope.txt"), "nope.txt"},
-           Case{"tokenize --tokenizer " + dir.file("tokenizer.json") + " --in " + dir.file("in.txt"),
-                dir.file("tokenizer.json") + ": model.merges[0]"},
+           Case{
+               "tokenize --tokenizer " + dir.file("tokenizer.json") + " --in " + dir.file("in.txt"),
+               dir.file("tokenizer.json") + ": model.merges[0]"},
        }) {
     const auto r = run(c.args);
     EXPECT_NE(r.status, 0) << c.args;
