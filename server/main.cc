@@ -70,6 +70,7 @@ int serve(const infini::server::ServerConfig& config) {
   options.backend = config.backend;
   options.dtype = parse_compute_dtype(config.dtype);
   options.gate = config.gate;
+  options.segment_size = config.segment_size;
   if (!std::filesystem::is_directory(config.model_dir)) {
     // Most often the default (models/demo, relative to the working
     // directory) from somewhere other than the repository root.

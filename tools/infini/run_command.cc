@@ -60,7 +60,7 @@ int run_command(const std::vector<std::string>& args) {
   Flags flags(args, {"summarize", "no-progress"});
   flags.allow_only({"model", "doc", "question", "summarize", "max-tokens", "temperature", "top-k",
                     "top-p", "seed", "dtype", "chunk-bytes", "gate", "no-progress", "backend",
-                    "system-prompt"});
+                    "segment-size", "system-prompt"});
   const std::string dir = flags.required("model");
   const std::string doc_path = flags.required("doc");
   const bool summarize = flags.has("summarize");
@@ -81,6 +81,7 @@ int run_command(const std::vector<std::string>& args) {
   options.dtype = parse_compute_dtype(flags.str("dtype", "bf16"));
   options.backend = flags.backend();
   if (flags.has("gate")) options.gate = static_cast<float>(flags.number("gate", 0.5));
+  options.segment_size = flags.segment_size();
   auto model = Model::load(dir, options);
   auto tokenizer = Tokenizer::load_from_model_dir(dir);
   const PromptTemplate prompt = PromptTemplate::load(
