@@ -55,9 +55,19 @@ std::shared_ptr<const Tokenizer> Tokenizer::load(const std::string& path) {
 std::shared_ptr<const Tokenizer> Tokenizer::load_from_model_dir(const std::string& dir) {
   const std::filesystem::path root(dir);
   std::error_code ec;
-  for (const char* name : {"tokenizer.json", "tokenizer.model"}) {
-    if (std::filesystem::is_regular_file(root / name, ec)) return load((root / name).string());
+  const bool has_json = std::filesystem::is_regular_file(root / "tokenizer.json", ec);
+  const bool has_model = std::filesystem::is_regular_file(root / "tokenizer.model", ec);
+  if (has_json) {
+    try {
+      return load((root / "tokenizer.json").string());
+    } catch (const EngineError& e) {
+      // Llama 2 / Mistral style files (Metaspace, byte fallback over SentencePiece
+      // pieces) ship the same tokenizer as tokenizer.model, which is read instead.
+      // A broken tokenizer.json (kCorruptData) is still an error.
+      if (e.code() != ErrorCode::kUnsupported || !has_model) throw;
+    }
   }
+  if (has_model) return load((root / "tokenizer.model").string());
   throw EngineError(ErrorCode::kNotFound, "no tokenizer in model directory " + dir +
                                               ": expected tokenizer.json "
                                               "(Hugging Face) or tokenizer.model (SentencePiece)");

@@ -42,7 +42,9 @@ class Tokenizer {
   // bos/eos) or a SentencePiece tokenizer.model, told apart by content. Throws
   // EngineError (kNotFound, kCorruptData, kUnsupported) naming the file and key.
   static std::shared_ptr<const Tokenizer> load(const std::string& path);
-  // A model directory's tokenizer: tokenizer.json when present, else tokenizer.model.
+  // A model directory's tokenizer: tokenizer.json when present, else tokenizer.model
+  // (also when tokenizer.json uses a feature this build does not support: then
+  // tokenizer.model, where there is one, is the same tokenizer).
   static std::shared_ptr<const Tokenizer> load_from_model_dir(const std::string& dir);
   virtual ~Tokenizer();
 

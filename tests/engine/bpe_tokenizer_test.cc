@@ -283,6 +283,21 @@ TEST(BadTokenizerConfigTest, UnknownEosTokenIsRejectedNamingTheFileAndKey) {
   }
 }
 
+// A tokenizer.json this build does not support (a Metaspace pre-tokenizer, as Llama 2
+// and Mistral ship) gives way to the tokenizer.model beside it; a broken one does not.
+TEST(BadTokenizerConfigTest, UnsupportedTokenizerJsonFallsBackToTokenizerModel) {
+  testing::TempDir dir;
+  auto json = nlohmann::json::parse(read_file(kDir + "/tokenizer.json"));
+  json["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}};
+  write_file(dir.file("tokenizer.json"), json.dump());
+  std::filesystem::copy_file(std::string(INFINI_TEST_DATA_DIR) + "/tokenizer/tokenizer.model",
+                             dir.file("tokenizer.model"));
+  EXPECT_EQ(Tokenizer::load_from_model_dir(dir.path())->kind(), "sentencepiece");
+  EXPECT_THROW(Tokenizer::load(dir.file("tokenizer.json")), EngineError);
+  write_file(dir.file("tokenizer.json"), "{\"model\": ");
+  EXPECT_THROW(Tokenizer::load_from_model_dir(dir.path()), EngineError);
+}
+
 TEST(BadTokenizerConfigTest, ModelDirectoryWithoutTokenizerIsNotFound) {
   testing::TempDir dir;
   try {
