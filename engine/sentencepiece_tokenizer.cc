@@ -2,13 +2,7 @@
 
 #include <sentencepiece_processor.h>
 
-#include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <system_error>
 #include <type_traits>
-#include <utility>
 
 #include "engine/error.h"
 
