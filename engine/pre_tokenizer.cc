@@ -34,8 +34,9 @@ class RegexSplit final : public PreTokenizer {
   }
 
  private:
-  // Matches are pre-tokens, so is the text between them (Isolated) or it is
-  // dropped (Removed). Returns where the text not yet final starts.
+  // The text between matches is a pre-token, and so is each match (Isolated) or
+  // it is dropped (Removed: the matches are delimiters). Returns where the text
+  // not yet final starts.
   size_t run(std::string_view text, Span piece, std::vector<Span>& out, bool growing,
              bool* rest_is_token) const {
     const std::string_view subject = text.substr(piece.begin, piece.end - piece.begin);
@@ -55,21 +56,19 @@ class RegexSplit final : public PreTokenizer {
         search = found.begin + (n == 0 ? 1 : n);
         continue;
       }
-      if (found.begin > pos && behavior_ == SplitBehavior::kIsolated) {
-        out.push_back({piece.begin + pos, piece.begin + found.begin});
+      if (found.begin > pos) out.push_back({piece.begin + pos, piece.begin + found.begin});
+      if (behavior_ == SplitBehavior::kIsolated) {
+        out.push_back({piece.begin + found.begin, piece.begin + found.end});
       }
-      out.push_back({piece.begin + found.begin, piece.begin + found.end});
       pos = search = found.end;
     }
     if (growing) {
       // No match can start before the end any more (each attempt failed before
       // reaching it): the rest is the start of the text between matches.
-      *rest_is_token = behavior_ == SplitBehavior::kIsolated;
+      *rest_is_token = true;
       return piece.begin + pos;
     }
-    if (pos < subject.size() && behavior_ == SplitBehavior::kIsolated) {
-      out.push_back({piece.begin + pos, piece.end});
-    }
+    if (pos < subject.size()) out.push_back({piece.begin + pos, piece.end});
     return piece.end;
   }
 

@@ -35,6 +35,7 @@ class PreTokenizer {
                                bool* rest_is_token) const = 0;
 };
 
+// Isolated: each match is a pre-token of its own; Removed: matches are dropped.
 enum class SplitBehavior { kIsolated, kRemoved };
 
 // `context` names the file and key, for errors in the pattern.

@@ -186,6 +186,28 @@ TEST(BpeTokenizerTest, PendingTextSurvivesASnapshotRestore) {
   EXPECT_EQ(ids, t->encode(text));
 }
 
+// Split with behavior Removed drops its matches (delimiters); Isolated keeps them.
+TEST(BpeTokenizerTest, SplitRemovedDropsTheDelimiters) {
+  testing::TempDir dir;
+  auto json = nlohmann::json::parse(read_file(kDir + "/tokenizer.json"));
+  for (const std::string behavior : {"Removed", "Isolated"}) {
+    json["pre_tokenizer"] = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"}, {"pattern", {{"String", ","}}}, {"behavior", behavior}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+    write_file(dir.file("tokenizer.json"), json.dump());
+    auto t = Tokenizer::load(dir.file("tokenizer.json"));
+    std::vector<int32_t> expected = t->encode("ab");
+    if (behavior == "Isolated") expected.push_back(t->piece_to_id(","));
+    const auto cd = t->encode("cd");
+    expected.insert(expected.end(), cd.begin(), cd.end());
+    EXPECT_EQ(t->encode("ab,cd"), expected) << behavior;
+    std::mt19937 rng(3);
+    EXPECT_EQ(stream(t, "ab,cd,,e f,g", rng, 2), t->encode("ab,cd,,e f,g")) << behavior;
+  }
+}
+
 // ---- bad files: each error names the file and the key ----
 
 struct BadFile {
