@@ -186,6 +186,23 @@ TEST(BpeTokenizerTest, PendingTextSurvivesASnapshotRestore) {
   EXPECT_EQ(ids, t->encode(text));
 }
 
+// One pre-token longer than StreamingEncoder::kMaxPendingBytes is cut by force:
+// pending text stays bounded and the ids still decode to the text.
+TEST(BpeTokenizerTest, OverlongPreTokenIsForcedOutWithPendingTextBounded) {
+  auto t = small();
+  const std::string text = std::string(150 * 1024, 'e') + " the end";
+  StreamingEncoder encoder(t);
+  std::vector<int32_t> ids;
+  for (size_t pos = 0; pos < text.size(); pos += 1000) {
+    const auto part = encoder.push(std::string_view(text).substr(pos, 1000));
+    ids.insert(ids.end(), part.begin(), part.end());
+    EXPECT_LE(encoder.pending_text().size(), StreamingEncoder::kMaxPendingBytes);
+  }
+  const auto rest = encoder.finish();
+  ids.insert(ids.end(), rest.begin(), rest.end());
+  EXPECT_EQ(t->decode(ids), text);
+}
+
 // Split with behavior Removed drops its matches (delimiters); Isolated keeps them.
 TEST(BpeTokenizerTest, SplitRemovedDropsTheDelimiters) {
   testing::TempDir dir;
