@@ -12,6 +12,9 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
 #include <string>
 
 #include "engine/model.h"
@@ -30,8 +33,35 @@ struct FullSizeCase {
 
 std::string tool() { return std::string(INFINI_SOURCE_DIR) + "/tools/reference/make_hf_checkpoint.py"; }
 
+void PrintTo(const FullSizeCase& c, std::ostream* out) { *out << c.name; }
+
 void run(const std::string& command) {
   ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+// The process's peak resident set (VmHWM), in bytes.
+int64_t peak_rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex(R"(VmHWM:\s+(\d+) kB)"))) return -1;
+  return std::stoll(m[1]) * 1024;
+}
+
+// Resets VmHWM to the current resident set (Linux: clear_refs 5).
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  out.close();
+  return static_cast<bool>(out);
+}
+
+int64_t weight_file_bytes(const std::string& dir) {
+  int64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".safetensors") total += static_cast<int64_t>(entry.file_size());
+  }
+  return total;
 }
 
 class FullSizeGoldenTest : public ::testing::TestWithParam<FullSizeCase> {};
@@ -47,6 +77,25 @@ TEST_P(FullSizeGoldenTest, LogitsMatchTheFloat64Reference) {
   run("/usr/bin/python3 " + tool() + " --reference " + model_dir + " --ids '" + ids_text +
       "' --logits " + dir.file("reference.f32"));
   const auto expected = testing::read_f32(dir.file("reference.f32"));
+
+  // Loading a whole model for bf16 compute holds about the file's size: the
+  // mapped pages are released tensor by tensor and no fp32 copy of a weight
+  // is kept (the bound allows a tensor's transient fp32 conversion and the
+  // allocator's slack). Not for the two-layer cases: the fp32 conversion of
+  // their embeddings alone (4 bytes a parameter, beside its bf16 copy) is
+  // more than their file.
+  if (c.all_layers && reset_peak_rss()) {
+    const int64_t before = peak_rss_bytes();
+    LoadOptions bf16;
+    bf16.dtype = ComputeDType::kBF16;
+    auto model = Model::load(model_dir, bf16);
+    const int64_t grown = peak_rss_bytes() - before;
+    const int64_t file = weight_file_bytes(model_dir);
+    EXPECT_LT(grown, file + file / 4 + (int64_t{64} << 20))
+        << "peak RSS grew by " << grown << " bytes loading " << file << " bytes of weights";
+    RecordProperty("bf16_load_peak_rss_growth_bytes", std::to_string(grown));
+    RecordProperty("weight_file_bytes", std::to_string(file));
+  }
 
   LoadOptions options;
   options.dtype = ComputeDType::kF32;
