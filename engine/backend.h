@@ -44,7 +44,6 @@ struct AttentionShape {
   std::vector<double> rope_inv_freq;
 };
 
-
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -62,15 +61,13 @@ class Backend {
   // Uploads W (any checkpoint dtype) and an optional bias; `rows` of several
   // matrices may be stacked by the caller (e.g. q, k and v in one product).
   virtual std::unique_ptr<LinearWeight> upload_linear(const float* weight, int64_t out_features,
-                                                      int64_t in_features,
-                                                      const float* bias) = 0;
+                                                      int64_t in_features, const float* bias) = 0;
 
   // out[i] = row ids[i] of the table [vocab, hidden], in float32; ids live on
   // the host and are already range-checked. The table is a weight like any
   // other (bf16 on the bf16 path), so a tied lm_head shares it and no fp32
   // copy of a bf16 checkpoint's embeddings is kept.
-  virtual void embed(const int32_t* ids, int64_t count, const LinearWeight& table,
-                     Tensor& out) = 0;
+  virtual void embed(const int32_t* ids, int64_t count, const LinearWeight& table, Tensor& out) = 0;
   // y = x W^T + b.
   virtual void linear(const Tensor& x, const LinearWeight& weight, Tensor& y) = 0;
   // y = x / sqrt(mean(x^2) + eps) * weight, weight a [1, cols] tensor, per row.

@@ -60,7 +60,8 @@ std::map<std::string, std::string> read_weight_map(const std::string& path) {
   if (map_it == root.end()) corrupt(path, "key \"weight_map\" is missing");
   if (!map_it->is_object()) corrupt(path, "key \"weight_map\" must be an object");
   if (map_it->empty()) corrupt(path, "key \"weight_map\" lists no tensors");
-  if (!duplicate.empty()) corrupt(path, "\"weight_map\" names \"" + duplicate + "\" more than once");
+  if (!duplicate.empty())
+    corrupt(path, "\"weight_map\" names \"" + duplicate + "\" more than once");
   std::map<std::string, std::string> out;
   for (const auto& [name, shard] : map_it->items()) {
     if (!shard.is_string()) {
@@ -85,7 +86,8 @@ void CheckpointTensors::add_file(std::unique_ptr<SafetensorsFile> file) {
   for (const std::string& name : file->names()) {
     auto [it, inserted] = tensors_.emplace(name, Entry{&file->tensor(name), index});
     if (!inserted) {
-      corrupt(file->path(), "tensor \"" + name + "\" is also in " + files_[it->second.file]->path());
+      corrupt(file->path(),
+              "tensor \"" + name + "\" is also in " + files_[it->second.file]->path());
     }
   }
   files_.push_back(std::move(file));
@@ -137,8 +139,7 @@ std::unique_ptr<CheckpointTensors> CheckpointTensors::open(const std::string& di
     for (const std::string& name : file->names()) {
       auto it = weight_map.find(name);
       if (it == weight_map.end()) {
-        corrupt(shard_path,
-                "tensor \"" + name + "\" is in this shard but not in " + index_path);
+        corrupt(shard_path, "tensor \"" + name + "\" is in this shard but not in " + index_path);
       }
       if (it->second != shard) {
         corrupt(shard_path, "tensor \"" + name + "\" is in this shard but " + index_path +

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-
 #include <set>
 
 #include "engine/checkpoint_tensors.h"
@@ -14,9 +13,9 @@
 namespace infini {
 
 struct Model::Layer {
-  Tensor input_norm;   // [1, hidden]
-  Tensor post_norm;    // [1, hidden]
-  Tensor gate_logits;  // beta per query head, [1, H]; empty with memory off
+  Tensor input_norm;      // [1, hidden]
+  Tensor post_norm;       // [1, hidden]
+  Tensor gate_logits;     // beta per query head, [1, H]; empty with memory off
   Tensor q_norm, k_norm;  // Qwen3's per-head RMSNorm weights, [1, d]; empty otherwise
   // q, k and v stacked into one product; gate and up likewise.
   std::unique_ptr<LinearWeight> qkv, o, gate_up, down;
@@ -117,8 +116,8 @@ std::shared_ptr<const Model> Model::load(const std::string& dir, const LoadOptio
   ModelConfig config = ModelConfig::load(config_path);
   if (options.segment_size) {
     if (*options.segment_size <= 0) {
-      throw EngineError(ErrorCode::kInvalidArgument,
-                        "segment size must be positive, got " + std::to_string(*options.segment_size));
+      throw EngineError(ErrorCode::kInvalidArgument, "segment size must be positive, got " +
+                                                         std::to_string(*options.segment_size));
     }
     config.segment_size = *options.segment_size;
   }
@@ -143,7 +142,8 @@ std::shared_ptr<const Model> Model::load(const std::string& dir, const LoadOptio
         c.file_of(unused.front()) + ": tensor '" + unused.front() + "'" +
             (unused.size() > 1 ? " (and " + std::to_string(unused.size() - 1) + " more)" : "") +
             " is not part of a " + architecture_name(config.architecture) + " checkpoint as " +
-            config_path + " describes it; refusing to ignore it (a bias, norm or layer the "
+            config_path +
+            " describes it; refusing to ignore it (a bias, norm or layer the "
             "config does not call for changes the computation)");
   }
   return model;
@@ -151,7 +151,8 @@ std::shared_ptr<const Model> Model::load(const std::string& dir, const LoadOptio
 
 std::shared_ptr<const Model> Model::build(const ModelConfig& config, const TensorLookup& lookup,
                                           const LoadOptions& options, const std::string& origin) {
-  WeightReader reader(lookup, [&origin](const std::string&) { return origin; }, nullptr);
+  WeightReader reader(
+      lookup, [&origin](const std::string&) { return origin; }, nullptr);
   return assemble(config, reader, options);
 }
 
@@ -263,8 +264,7 @@ std::shared_ptr<const Model> Model::assemble(const ModelConfig& config, WeightRe
 
 SessionState Model::new_session() const { return SessionState(backend_, config_); }
 
-void Model::ingest(SessionState& state, std::span<const int32_t> ids,
-                   ForwardStats* stats) const {
+void Model::ingest(SessionState& state, std::span<const int32_t> ids, ForwardStats* stats) const {
   std::vector<float> none;
   run(state, ids, Logits::kNone, none, stats);
 }
@@ -288,10 +288,10 @@ void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
                 std::vector<float>& logits, ForwardStats* stats) const {
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= config_.vocab_size) {
-      throw EngineError(ErrorCode::kOutOfRange,
-                        "token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
-                            " is outside the vocabulary [0, " +
-                            std::to_string(config_.vocab_size) + ")");
+      throw EngineError(ErrorCode::kOutOfRange, "token id " + std::to_string(ids[i]) +
+                                                    " at index " + std::to_string(i) +
+                                                    " is outside the vocabulary [0, " +
+                                                    std::to_string(config_.vocab_size) + ")");
     }
   }
   const int64_t S = config_.segment_size;
@@ -300,7 +300,7 @@ void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
     const int64_t room = S - state.segment_offset();
     const size_t count = std::min(static_cast<size_t>(room), ids.size() - done);
     const bool last_piece = done + count == ids.size();
-    Logits piece_mode = mode == Logits::kAll ? Logits::kAll
+    Logits piece_mode = mode == Logits::kAll                    ? Logits::kAll
                         : (mode == Logits::kLast && last_piece) ? Logits::kLast
                                                                 : Logits::kNone;
     float* out = mode == Logits::kAll ? logits.data() + done * config_.vocab_size : logits.data();
@@ -309,8 +309,8 @@ void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
   }
 }
 
-void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits mode,
-                      float* logits, ForwardStats* stats) const {
+void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits mode, float* logits,
+                      ForwardStats* stats) const {
   Backend& be = *backend_;
   const int64_t n = static_cast<int64_t>(ids.size());
   const int64_t first = state.segment_offset();

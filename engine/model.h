@@ -52,8 +52,7 @@ class Model {
   // `options.segment_size` is not applied here: `config` is taken as is.
   using TensorLookup = std::function<const TensorView*(const std::string& name)>;
   static std::shared_ptr<const Model> build(const ModelConfig& config, const TensorLookup& lookup,
-                                            const LoadOptions& options,
-                                            const std::string& origin);
+                                            const LoadOptions& options, const std::string& origin);
   ~Model();
 
   const ModelConfig& config() const { return config_; }
@@ -78,8 +77,7 @@ class Model {
   enum class Logits { kNone, kLast, kAll };
   Model() = default;
   // Uploads every weight `reader` yields for `config` (model.cc).
-  static std::shared_ptr<const Model> assemble(const ModelConfig& config,
-                                               WeightReader& reader,
+  static std::shared_ptr<const Model> assemble(const ModelConfig& config, WeightReader& reader,
                                                const LoadOptions& options);
   void run(SessionState& state, std::span<const int32_t> ids, Logits mode,
            std::vector<float>& logits, ForwardStats* stats) const;

@@ -100,7 +100,8 @@ constexpr Architecture kArchitectures[] = {Architecture::kInfiniLlama, Architect
 // config with neither is the project's older own format.
 Architecture read_architecture(const json& root, const std::string& origin) {
   std::optional<std::string> model_type;
-  if (const json* v = find_key(root, "model_type")) model_type = read_string(*v, origin, "model_type");
+  if (const json* v = find_key(root, "model_type"))
+    model_type = read_string(*v, origin, "model_type");
   const json* names = find_key(root, "architectures");
   if (names == nullptr) {
     if (!model_type) return Architecture::kInfiniLlama;
@@ -120,8 +121,8 @@ Architecture read_architecture(const json& root, const std::string& origin) {
     if (name != architecture_name(a)) continue;
     if (model_type && *model_type != architecture_model_type(a)) {
       fail_key(origin, "model_type",
-               "is \"" + *model_type + "\" but \"architectures\" is " + name + ", whose model_type is \"" +
-                   architecture_model_type(a) + "\"");
+               "is \"" + *model_type + "\" but \"architectures\" is " + name +
+                   ", whose model_type is \"" + architecture_model_type(a) + "\"");
     }
     return a;
   }
@@ -172,7 +173,8 @@ void read_rope(const json& root, const std::string& origin, ModelConfig& config)
   // Hugging Face accepts "rope_type" and, in older configs, "type".
   const json* type = find_key(*scaling, "rope_type");
   if (type == nullptr) type = find_key(*scaling, "type");
-  const std::string name = type == nullptr ? "default" : read_string(*type, origin, scaling_key + ".rope_type");
+  const std::string name =
+      type == nullptr ? "default" : read_string(*type, origin, scaling_key + ".rope_type");
   if (name == "default") return;
   if (name != "llama3") {
     fail(ErrorCode::kUnsupported, origin,
@@ -240,10 +242,10 @@ void check_maths_keys(const json& root, const std::string& origin, ModelConfig& 
       }
     }
   }
-  for (const char* key : {"quantization_config", "attn_logit_softcapping",
-                          "final_logit_softcapping", "logits_scaling", "embedding_multiplier",
-                          "residual_multiplier", "attention_multiplier", "no_rope_layers",
-                          "use_qk_norm"}) {
+  for (const char* key :
+       {"quantization_config", "attn_logit_softcapping", "final_logit_softcapping",
+        "logits_scaling", "embedding_multiplier", "residual_multiplier", "attention_multiplier",
+        "no_rope_layers", "use_qk_norm"}) {
     const json* v = find_key(root, key);
     if (v != nullptr && *v != false) {
       fail(ErrorCode::kUnsupported, origin,
@@ -268,12 +270,16 @@ void check_maths_keys(const json& root, const std::string& origin, ModelConfig& 
       break;
     case Architecture::kQwen2:
       config.qkv_bias = true;  // Qwen2Attention: q, k, v always, o never
-      if (mlp_bias) fail(ErrorCode::kUnsupported, origin, "config key \"mlp_bias\" is true; Qwen2 has no MLP biases");
+      if (mlp_bias)
+        fail(ErrorCode::kUnsupported, origin,
+             "config key \"mlp_bias\" is true; Qwen2 has no MLP biases");
       break;
     case Architecture::kQwen3:
       config.qkv_bias = config.o_bias = attention_bias;
       config.qk_norm = true;
-      if (mlp_bias) fail(ErrorCode::kUnsupported, origin, "config key \"mlp_bias\" is true; Qwen3 has no MLP biases");
+      if (mlp_bias)
+        fail(ErrorCode::kUnsupported, origin,
+             "config key \"mlp_bias\" is true; Qwen3 has no MLP biases");
       break;
   }
 }
@@ -436,8 +442,8 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
   read_rope(root, origin, config);
   check_maths_keys(root, origin, config);
 
-  const bool qwen = config.architecture == Architecture::kQwen2 ||
-                    config.architecture == Architecture::kQwen3;
+  const bool qwen =
+      config.architecture == Architecture::kQwen2 || config.architecture == Architecture::kQwen3;
   if (const json* v = find_key(root, "num_key_value_heads")) {
     config.num_kv_heads = read_int(*v, origin, "num_key_value_heads");
     check_positive(config.num_kv_heads, origin, "num_key_value_heads");
@@ -532,12 +538,12 @@ std::string ModelConfig::to_json() const {
   out["rms_norm_eps"] = rms_norm_eps;
   out["rope_theta"] = rope_theta;
   if (rope_llama3) {
-    out["rope_scaling"] = {{"rope_type", "llama3"},
-                           {"factor", rope_llama3->factor},
-                           {"low_freq_factor", rope_llama3->low_freq_factor},
-                           {"high_freq_factor", rope_llama3->high_freq_factor},
-                           {"original_max_position_embeddings",
-                            rope_llama3->original_max_position_embeddings}};
+    out["rope_scaling"] = {
+        {"rope_type", "llama3"},
+        {"factor", rope_llama3->factor},
+        {"low_freq_factor", rope_llama3->low_freq_factor},
+        {"high_freq_factor", rope_llama3->high_freq_factor},
+        {"original_max_position_embeddings", rope_llama3->original_max_position_embeddings}};
   }
   if (architecture == Architecture::kLlama || architecture == Architecture::kQwen3) {
     out["attention_bias"] = qkv_bias;

@@ -44,10 +44,10 @@ struct ModelConfig {
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
   int64_t intermediate_size = 0;
-  int64_t num_layers = 0;        // num_hidden_layers
-  int64_t num_heads = 0;         // num_attention_heads
-  int64_t num_kv_heads = 0;      // num_key_value_heads (defaults to num_heads)
-  int64_t head_dim = 0;          // defaults to hidden_size / num_heads
+  int64_t num_layers = 0;    // num_hidden_layers
+  int64_t num_heads = 0;     // num_attention_heads
+  int64_t num_kv_heads = 0;  // num_key_value_heads (defaults to num_heads)
+  int64_t head_dim = 0;      // defaults to hidden_size / num_heads
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   bool tie_word_embeddings = false;

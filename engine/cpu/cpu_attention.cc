@@ -34,7 +34,8 @@ float dot(const float* a, const float* b, int64_t n) {
 
 const CpuBackend::RopeTable& CpuBackend::rope_table(const AttentionShape& shape) {
   if (static_cast<int64_t>(shape.rope_inv_freq.size()) != shape.head_dim / 2) {
-    throw EngineError(ErrorCode::kInternal, "local_attention: rope_inv_freq needs head_dim / 2 values");
+    throw EngineError(ErrorCode::kInternal,
+                      "local_attention: rope_inv_freq needs head_dim / 2 values");
   }
   std::lock_guard<std::mutex> lock(rope_mutex_);
   auto& slot = rope_tables_[std::make_pair(shape.segment_size, shape.rope_inv_freq)];
@@ -210,8 +211,8 @@ void CpuBackend::memory_retrieve(const Tensor& q, const Tensor& memory, const Te
   }
 }
 
-void CpuBackend::gate_mix(const Tensor& mem, const Tensor& gate_logits,
-                          const AttentionShape& shape, Tensor& dot_out) {
+void CpuBackend::gate_mix(const Tensor& mem, const Tensor& gate_logits, const AttentionShape& shape,
+                          Tensor& dot_out) {
   const int64_t H = shape.num_heads, d = shape.head_dim;
   std::vector<float> gate(static_cast<size_t>(H));
   for (int64_t h = 0; h < H; ++h) gate[h] = 1.0f / (1.0f + std::exp(-gate_logits.data()[h]));

@@ -2,8 +2,8 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <new>
 #include <cstring>
+#include <new>
 
 #include "engine/cpu/cpu_kernels.h"
 #include "engine/error.h"
@@ -91,8 +91,7 @@ std::unique_ptr<LinearWeight> CpuBackend::upload_linear(const float* weight, int
   return w;
 }
 
-void CpuBackend::embed(const int32_t* ids, int64_t count, const LinearWeight& table,
-                       Tensor& out) {
+void CpuBackend::embed(const int32_t* ids, int64_t count, const LinearWeight& table, Tensor& out) {
   const auto& w = static_cast<const CpuLinearWeight&>(table);
   const int64_t cols = w.in_features();
   if (out.cols() != cols || out.rows() < count) {

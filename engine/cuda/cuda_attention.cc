@@ -35,7 +35,8 @@ void check_heads(const AttentionShape& shape, const char* what) {
 
 const CudaBackend::RopeTable& CudaBackend::rope_table(const AttentionShape& shape) {
   if (static_cast<int64_t>(shape.rope_inv_freq.size()) != shape.head_dim / 2) {
-    throw EngineError(ErrorCode::kInternal, "local_attention: rope_inv_freq needs head_dim / 2 values");
+    throw EngineError(ErrorCode::kInternal,
+                      "local_attention: rope_inv_freq needs head_dim / 2 values");
   }
   std::lock_guard<std::mutex> lock(rope_mutex_);
   auto& slot = rope_tables_[std::make_pair(shape.segment_size, shape.rope_inv_freq)];

@@ -192,8 +192,7 @@ std::unique_ptr<LinearWeight> CudaBackend::upload_linear(const float* weight, in
   return w;
 }
 
-void CudaBackend::embed(const int32_t* ids, int64_t count, const LinearWeight& table,
-                        Tensor& out) {
+void CudaBackend::embed(const int32_t* ids, int64_t count, const LinearWeight& table, Tensor& out) {
   const auto& w = static_cast<const CudaLinearWeight&>(table);
   if (out.cols() != w.in_features() || out.rows() < count) {
     throw EngineError(ErrorCode::kInternal, "embed: shape mismatch");
@@ -206,8 +205,8 @@ void CudaBackend::embed(const int32_t* ids, int64_t count, const LinearWeight& t
   const auto* device = static_cast<const int32_t*>(device_ids.get());
   const int64_t cols = w.in_features();
   if (dtype_ == ComputeDType::kBF16) {  // upload_linear stored bf16 bits
-    launch_embed_bf16(device, count, static_cast<const uint16_t*>(w.weight.get()), cols,
-                      out.data(), out.stride(), stream_);
+    launch_embed_bf16(device, count, static_cast<const uint16_t*>(w.weight.get()), cols, out.data(),
+                      out.stride(), stream_);
   } else {
     launch_embed(device, count, static_cast<const float*>(w.weight.get()), cols, cols, out.data(),
                  out.stride(), stream_);

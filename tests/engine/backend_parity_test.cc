@@ -252,8 +252,8 @@ TEST_P(BackendOpsTest, RmsNormAddAndSwiglu) {
   }
 }
 
-AttentionShape attention_shape(int64_t heads, int64_t kv_heads, int64_t head_dim,
-                               int64_t segment, double theta) {
+AttentionShape attention_shape(int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t segment,
+                               double theta) {
   return {heads, kv_heads, head_dim, segment, default_rope_inv_freq(theta, head_dim)};
 }
 
@@ -273,7 +273,8 @@ TEST_P(BackendOpsTest, RmsNormHeads) {
   // the q or k columns of a fused q,k,v product, as the model calls it.
   for (const int64_t d : {int64_t{16}, int64_t{64}, int64_t{128}}) {
     for (const int64_t n : {1, 13, 70}) {
-      const std::string what = "rms_norm_heads d" + std::to_string(d) + " rows " + std::to_string(n);
+      const std::string what =
+          "rms_norm_heads d" + std::to_string(d) + " rows " + std::to_string(n);
       SCOPED_TRACE(what);
       const int64_t heads = 4, kv_heads = 2;
       const int64_t width = (heads + 2 * kv_heads) * d;

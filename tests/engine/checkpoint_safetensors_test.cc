@@ -50,7 +50,8 @@ std::vector<NamedTensor> weights_for(const ModelConfig& config, bool gates) {
         NamedTensor t{"model.layers." + std::to_string(l) + ".self_attn." + which + ".weight",
                       {config.head_dim},
                       std::vector<float>(static_cast<size_t>(config.head_dim))};
-        for (size_t i = 0; i < t.values.size(); ++i) t.values[i] = 0.5f + 0.25f * static_cast<float>(i);
+        for (size_t i = 0; i < t.values.size(); ++i)
+          t.values[i] = 0.5f + 0.25f * static_cast<float>(i);
         tensors.push_back(std::move(t));
       }
     }

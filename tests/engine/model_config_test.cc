@@ -400,15 +400,14 @@ TEST(ModelConfigFamiliesTest, Llama3InverseFrequenciesMatchTransformers) {
   // Values from tools/reference (float64), which follows Transformers'
   // _compute_llama3_parameters; the three bands: kept (i <= 14, wavelength
   // < 2048), interpolated (15..17), divided by 32 (>= 18, wavelength > 8192).
-  const std::vector<std::pair<int, double>> expected = {
-      {0, 1.0},
-      {10, 0.016560440080994446},
-      {14, 0.003211445994752591},
-      {15, 0.0012905479282092638},
-      {16, 0.00042955679655936815},
-      {17, 9.70828780262767e-05},
-      {18, 1.9461638184831125e-05},
-      {31, 9.41830672543491e-08}};
+  const std::vector<std::pair<int, double>> expected = {{0, 1.0},
+                                                        {10, 0.016560440080994446},
+                                                        {14, 0.003211445994752591},
+                                                        {15, 0.0012905479282092638},
+                                                        {16, 0.00042955679655936815},
+                                                        {17, 9.70828780262767e-05},
+                                                        {18, 1.9461638184831125e-05},
+                                                        {31, 9.41830672543491e-08}};
   for (const auto& [i, value] : expected) {
     EXPECT_NEAR(f[i], value, 1e-15 * value + 1e-300) << "i = " << i;
   }
@@ -472,7 +471,8 @@ TEST(ModelConfigFamiliesTest, UnknownArchitectureIsRefusedByName) {
   // model_type must agree with the architecture.
   j = qwen3_config();
   j["model_type"] = "qwen2";
-  expect_parse_error(j, ErrorCode::kInvalidArgument, {"\"model_type\"", "qwen2", "Qwen3ForCausalLM"});
+  expect_parse_error(j, ErrorCode::kInvalidArgument,
+                     {"\"model_type\"", "qwen2", "Qwen3ForCausalLM"});
   // Without "architectures", model_type decides.
   j.erase("architectures");
   j["model_type"] = "gemma";

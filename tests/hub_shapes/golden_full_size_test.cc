@@ -31,13 +31,13 @@ struct FullSizeCase {
   bool all_layers;  // false: --layers `layers`
 };
 
-std::string tool() { return std::string(INFINI_SOURCE_DIR) + "/tools/reference/make_hf_checkpoint.py"; }
+std::string tool() {
+  return std::string(INFINI_SOURCE_DIR) + "/tools/reference/make_hf_checkpoint.py";
+}
 
 void PrintTo(const FullSizeCase& c, std::ostream* out) { *out << c.name; }
 
-void run(const std::string& command) {
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
-}
+void run(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
 
 // The process's peak resident set (VmHWM), in bytes.
 int64_t peak_rss_bytes() {
@@ -59,7 +59,8 @@ bool reset_peak_rss() {
 int64_t weight_file_bytes(const std::string& dir) {
   int64_t total = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    if (entry.path().extension() == ".safetensors") total += static_cast<int64_t>(entry.file_size());
+    if (entry.path().extension() == ".safetensors")
+      total += static_cast<int64_t>(entry.file_size());
   }
   return total;
 }
@@ -115,18 +116,19 @@ TEST_P(FullSizeGoldenTest, LogitsMatchTheFloat64Reference) {
   const double error = testing::relative_error(logits, expected);
   EXPECT_LT(error, 1e-4) << c.family;
   RecordProperty("logit_error", std::to_string(error));
-  RecordProperty("seconds", std::to_string(std::chrono::duration<double>(
-                                               std::chrono::steady_clock::now() - start)
-                                               .count()));
+  RecordProperty(
+      "seconds",
+      std::to_string(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Hub, FullSizeGoldenTest,
-                         ::testing::Values(
-                             FullSizeCase{"SmolLM2_135M", "smollm2", 30, 49152, true},
-                             FullSizeCase{"Qwen25_0_5B", "qwen2.5", 24, 151936, true},
-                             FullSizeCase{"Qwen3_0_6B_2_layers", "qwen3", 2, 151936, false},
-                             FullSizeCase{"Llama32_1B_2_layers", "llama3.2", 2, 128256, false}),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    Hub, FullSizeGoldenTest,
+    ::testing::Values(FullSizeCase{"SmolLM2_135M", "smollm2", 30, 49152, true},
+                      FullSizeCase{"Qwen25_0_5B", "qwen2.5", 24, 151936, true},
+                      FullSizeCase{"Qwen3_0_6B_2_layers", "qwen3", 2, 151936, false},
+                      FullSizeCase{"Llama32_1B_2_layers", "llama3.2", 2, 128256, false}),
+    [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace infini

@@ -6,6 +6,7 @@
 // weights, one layer, for speed). And bad checkpoints: each fails naming
 // the file and the key.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
@@ -13,7 +14,6 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 
 #include "engine/checkpoint_writer.h"
 #include "tests/engine/test_support.h"
@@ -47,8 +47,8 @@ const std::string kBin = INFINI_BIN_DIR;
 // Writes a checkpoint of `family` into `dir` (the tool's flags after it).
 void make_checkpoint(const std::string& family, const std::string& dir, const std::string& flags) {
   const Result r = shell("/usr/bin/python3 " + std::string(INFINI_SOURCE_DIR) +
-                         "/tools/reference/make_hf_checkpoint.py --family " + family +
-                         " --out " + dir + " --layers 1 " + flags);
+                         "/tools/reference/make_hf_checkpoint.py --family " + family + " --out " +
+                         dir + " --layers 1 " + flags);
   ASSERT_EQ(r.status, 0) << r.output;
 }
 
@@ -92,8 +92,8 @@ TempDir* HubFamilyTest::root_ = nullptr;
 
 TEST_P(HubFamilyTest, LaidOutAsOnTheHub) {
   const std::string dir = model_dir();
-  for (const char* file : {"config.json", "generation_config.json", "tokenizer.json",
-                           "tokenizer_config.json"}) {
+  for (const char* file :
+       {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"}) {
     EXPECT_TRUE(fs::exists(dir + "/" + file)) << file;
   }
   const bool sharded = GetParam().flags.find("--shards") != std::string::npos;
@@ -119,12 +119,14 @@ TEST_P(HubFamilyTest, ServerStarts) {
   const std::string log = root_->file(GetParam().name + "-server.log");
   // Started in the background; "listening on" means the model, tokenizer
   // and service are up. Then SIGTERM and the exit status.
-  const Result r = shell(
-      "(" + kBin + "/infini-server --model " + dir +
-      " --listen 127.0.0.1:0 --metrics-listen '' > " + log + " 2>&1 & pid=$!; "
-      "for i in $(seq 1200); do grep -q 'listening on' " + log +
-      " && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
-      "grep -q 'listening on' " + log + "; up=$?; kill -TERM $pid; wait $pid; exit $up)");
+  const Result r = shell("(" + kBin + "/infini-server --model " + dir +
+                         " --listen 127.0.0.1:0 --metrics-listen '' > " + log +
+                         " 2>&1 & pid=$!; "
+                         "for i in $(seq 1200); do grep -q 'listening on' " +
+                         log +
+                         " && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
+                         "grep -q 'listening on' " +
+                         log + "; up=$?; kill -TERM $pid; wait $pid; exit $up)");
   std::ifstream in(log);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(r.status, 0) << text;
@@ -132,8 +134,7 @@ TEST_P(HubFamilyTest, ServerStarts) {
 
 INSTANTIATE_TEST_SUITE_P(Hub, HubFamilyTest,
                          ::testing::Values(Family{"smollm2", ""}, Family{"qwen2.5", ""},
-                                           Family{"qwen3", ""},
-                                           Family{"llama3.2", "--shards 2"}),
+                                           Family{"qwen3", ""}, Family{"llama3.2", "--shards 2"}),
                          [](const auto& info) {
                            std::string name = info.param.name;
                            for (char& c : name) c = c == '.' ? '_' : c;
@@ -168,7 +169,8 @@ class BadCheckpointTest : public ::testing::Test {
     EXPECT_NE(r.status, 0) << r.output;
     for (const std::string& part : parts) {
       EXPECT_NE(r.output.find(part), std::string::npos)
-          << "output does not mention \"" << part << "\":\n" << r.output;
+          << "output does not mention \"" << part << "\":\n"
+          << r.output;
     }
   }
   TempDir dir_, doc_;
@@ -186,19 +188,20 @@ TEST_F(BadCheckpointTest, TensorOfTheWrongShape) {
   json config = read_json(file("config.json"));
   config["intermediate_size"] = 1024;  // the files hold 1536-row MLP weights
   write_json(file("config.json"), config);
-  expect_failure({".safetensors", "model.layers.0.mlp.gate_proj.weight", "[1536, 576]",
-                  "[1024, 576]"});
+  expect_failure(
+      {".safetensors", "model.layers.0.mlp.gate_proj.weight", "[1536, 576]", "[1024, 576]"});
 }
 
 TEST_F(BadCheckpointTest, UnknownTensor) {
-  write_safetensors(file("model-extra.safetensors"),
-                    {{"model.layers.0.self_attn.q_norm.weight", {64}, std::vector<float>(64, 1.0f)}},
-                    DType::kBF16);
+  write_safetensors(
+      file("model-extra.safetensors"),
+      {{"model.layers.0.self_attn.q_norm.weight", {64}, std::vector<float>(64, 1.0f)}},
+      DType::kBF16);
   json index = read_json(file("model.safetensors.index.json"));
   index["weight_map"]["model.layers.0.self_attn.q_norm.weight"] = "model-extra.safetensors";
   write_json(file("model.safetensors.index.json"), index);
-  expect_failure({"model-extra.safetensors", "model.layers.0.self_attn.q_norm.weight",
-                  "LlamaForCausalLM"});
+  expect_failure(
+      {"model-extra.safetensors", "model.layers.0.self_attn.q_norm.weight", "LlamaForCausalLM"});
 }
 
 TEST_F(BadCheckpointTest, UnknownArchitecture) {
@@ -211,8 +214,8 @@ TEST_F(BadCheckpointTest, UnknownArchitecture) {
 
 TEST_F(BadCheckpointTest, UnsupportedRopeScaling) {
   json config = read_json(file("config.json"));
-  config["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0},
-                            {"original_max_position_embeddings", 2048}};
+  config["rope_scaling"] = {
+      {"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 2048}};
   write_json(file("config.json"), config);
   expect_failure({"config.json", "\"rope_scaling\"", "yarn"});
 }
