@@ -121,6 +121,15 @@ std::unique_ptr<CheckpointTensors> CheckpointTensors::open(const std::string& di
   // Shards in the order of their first tensor's name; each opened once.
   std::map<std::string, std::vector<std::string>> by_shard;
   for (const auto& [name, shard] : weight_map) by_shard[shard].push_back(name);
+  // A weights file the index does not name (a shard left from another
+  // conversion, a file copied in by hand) would be ignored silently.
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string file = entry.path().filename().string();
+    if (entry.path().extension() == ".safetensors" && by_shard.count(file) == 0) {
+      corrupt(index_path, "\"" + file + "\" is in the checkpoint directory but the index maps no "
+                          "tensor to it; remove it or list its tensors in \"weight_map\"");
+    }
+  }
   for (const auto& [shard, names] : by_shard) {
     const std::string shard_path = (fs::path(dir) / shard).string();
     if (!fs::exists(shard_path, ec)) {

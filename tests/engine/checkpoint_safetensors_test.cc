@@ -210,6 +210,13 @@ TEST_F(ShardErrorTest, ShardOutsideTheDirectory) {
   }
 }
 
+TEST_F(ShardErrorTest, ShardTheIndexDoesNotName) {
+  write_safetensors(dir_.file("model-00003-of-00003.safetensors"),
+                    {{"model.extra.weight", {2}, {1.0f, 2.0f}}}, DType::kF32);
+  expect_open_error(ErrorCode::kCorruptData,
+                    {index_path(), "model-00003-of-00003.safetensors", "maps no tensor"});
+}
+
 TEST_F(ShardErrorTest, SingleFileAndIndexTogether) {
   write_checkpoint(dir_.path(), config_, weights_for(config_, true), DType::kF32);
   expect_open_error(ErrorCode::kInvalidArgument, {"model.safetensors", kWeightsIndexFile, "both"});
