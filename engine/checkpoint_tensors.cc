@@ -126,8 +126,9 @@ std::unique_ptr<CheckpointTensors> CheckpointTensors::open(const std::string& di
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string file = entry.path().filename().string();
     if (entry.path().extension() == ".safetensors" && by_shard.count(file) == 0) {
-      corrupt(index_path, "\"" + file + "\" is in the checkpoint directory but the index maps no "
-                          "tensor to it; remove it or list its tensors in \"weight_map\"");
+      corrupt(index_path, "\"" + file +
+                              "\" is in the checkpoint directory but the index maps no "
+                              "tensor to it; remove it or list its tensors in \"weight_map\"");
     }
   }
   for (const auto& [shard, names] : by_shard) {
