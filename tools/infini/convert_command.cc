@@ -6,8 +6,10 @@
 // another file system), memory_gates.safetensors with every layer's
 // `model.layers.{i}.self_attn.memory_gate` [num_attention_heads] in F32, and
 // model.safetensors.index.json mapping every tensor to its file. The index
-// is the way in: the source's tensors are never rewritten, so converting an
-// 8B model costs seconds and no disk.
+// is the way in (a single source model.safetensors is linked as
+// model-00001-of-00001.safetensors: see output_name). The source's tensors
+// are not rewritten, so converting an 8B model costs seconds and no disk;
+// only --force on an Infini checkpoint rewrites the files holding old gates.
 //
 // The gates start at one logit for every head (default -4, sigmoid 0.018):
 // inside the first segment the converted model computes 0.982 x the source's
@@ -182,6 +184,27 @@ bool link_or_copy(const fs::path& from, const fs::path& to, bool copy_only) {
   return false;
 }
 
+// A single model.safetensors is linked under a shard's name: a directory
+// with both that file and an index is ambiguous (Transformers reads the
+// single file, which has no gates), and the engine refuses it.
+std::string output_name(const std::string& source_name) {
+  return source_name == kSingleName ? "model-00001-of-00001.safetensors" : source_name;
+}
+
+// Writes `file`'s tensors except the memory gates to `path`, in the file's
+// dtype when all share one (F32 otherwise, which loses nothing).
+void rewrite_without_gates(const SafetensorsFile& file, const std::string& path) {
+  std::vector<NamedTensor> kept;
+  std::set<DType> dtypes;
+  for (const std::string& name : file.names()) {
+    if (is_gate(name)) continue;
+    const TensorView& t = file.tensor(name);
+    dtypes.insert(t.dtype);
+    kept.push_back(NamedTensor{name, t.shape, t.to_f32()});
+  }
+  write_safetensors(path, kept, dtypes.size() == 1 ? *dtypes.begin() : DType::kF32);
+}
+
 void write_json(const fs::path& path, const ordered_json& value) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << value.dump(2) << "\n";
@@ -285,11 +308,23 @@ int convert_command(const std::vector<std::string>& args) {
     std::map<std::string, std::string> weight_map;  // sorted by name, as Hugging Face writes it
     uint64_t total_size = 0;
     for (const auto& [file_name, file] : weights.files) {
-      link_or_copy(o.from / file_name, staging / file_name, o.copy) ? ++linked : ++copied;
+      const std::string dest = output_name(file_name);
+      bool had_gates = false;
+      for (const std::string& name : file->names()) {
+        had_gates = had_gates || is_gate(name);
+      }
+      if (had_gates) {
+        // --force: the old gates must leave their file, since a loader
+        // refuses a shard holding tensors its index does not list there.
+        rewrite_without_gates(*file, (staging / dest).string());
+        ++copied;
+      } else {
+        link_or_copy(o.from / file_name, staging / dest, o.copy) ? ++linked : ++copied;
+      }
     }
     for (const auto& [name, file_name] : weights.file_of) {
       if (is_gate(name)) continue;  // --force: the new gates replace them
-      weight_map[name] = file_name;
+      weight_map[name] = output_name(file_name);
       const TensorView* t = weights.find(name);
       total_size += static_cast<uint64_t>(t->numel()) * dtype_size(t->dtype);
     }
