@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -66,32 +67,25 @@ struct Family {
 
 void PrintTo(const Family& family, std::ostream* out) { *out << family.name; }
 
-// One checkpoint per family for the whole suite (making one takes seconds).
+// CTest runs every test in a process of its own, so each test makes the
+// checkpoint it needs once (seconds: the full vocabularies) and checks
+// everything on it.
 class HubFamilyTest : public ::testing::TestWithParam<Family> {
  protected:
-  static void SetUpTestSuite() { root_ = new TempDir(); }
-  static void TearDownTestSuite() {
-    delete root_;
-    root_ = nullptr;
-  }
-  std::string model_dir() {
-    const std::string dir = root_->file(GetParam().name);
-    if (!fs::exists(dir + "/config.json")) make_checkpoint(GetParam().name, dir, GetParam().flags);
-    return dir;
-  }
   std::string document() {
-    const std::string path = root_->file("doc.txt");
+    const std::string path = root_.file("doc.txt");
     std::ofstream(path) << "The pass key is 71432. Remember it. The grass is green. The sky is "
                            "blue. The sun is yellow. Here we go. There and back again. ";
     return path;
   }
-  static TempDir* root_;
+  TempDir root_;
 };
 
-TempDir* HubFamilyTest::root_ = nullptr;
+TEST_P(HubFamilyTest, LoadsRunsAndServes) {
+  const std::string dir = root_.file(GetParam().name);
+  make_checkpoint(GetParam().name, dir, GetParam().flags);
 
-TEST_P(HubFamilyTest, LaidOutAsOnTheHub) {
-  const std::string dir = model_dir();
+  // Laid out as on the Hub.
   for (const char* file :
        {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"}) {
     EXPECT_TRUE(fs::exists(dir + "/" + file)) << file;
@@ -101,10 +95,8 @@ TEST_P(HubFamilyTest, LaidOutAsOnTheHub) {
   EXPECT_EQ(fs::exists(dir + "/model.safetensors"), !sharded);
   const json config = read_json(dir + "/config.json");
   EXPECT_FALSE(config.contains("segment_size")) << "a Hub config knows nothing of segments";
-}
 
-TEST_P(HubFamilyTest, InfiniRunReadsAndGenerates) {
-  const std::string dir = model_dir();
+  // infini run reads a document and generates.
   const Result r = shell(kBin + "/infini run --model " + dir + " --doc " + document() +
                          " --question 'What is the pass key?' --max-tokens 4 --no-progress"
                          " --segment-size 16");
@@ -112,24 +104,20 @@ TEST_P(HubFamilyTest, InfiniRunReadsAndGenerates) {
   EXPECT_NE(r.output.find("segment 16 tokens"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("generated "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("random, untrained weights"), std::string::npos) << r.output;
-}
 
-TEST_P(HubFamilyTest, ServerStarts) {
-  const std::string dir = model_dir();
-  const std::string log = root_->file(GetParam().name + "-server.log");
-  // Started in the background; "listening on" means the model, tokenizer
-  // and service are up. Then SIGTERM and the exit status.
-  const Result r = shell("(" + kBin + "/infini-server --model " + dir +
-                         " --listen 127.0.0.1:0 --metrics-listen '' > " + log +
-                         " 2>&1 & pid=$!; "
-                         "for i in $(seq 1200); do grep -q 'listening on' " +
-                         log +
-                         " && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
-                         "grep -q 'listening on' " +
-                         log + "; up=$?; kill -TERM $pid; wait $pid; exit $up)");
+  // infini-server starts in the background; "listening on" means the model,
+  // tokenizer and service are up. Then SIGTERM and the exit status.
+  const std::string log = root_.file("server.log");
+  const Result server =
+      shell("(" + kBin + "/infini-server --model " + dir +
+            " --listen 127.0.0.1:0 --metrics-listen '' > " + log +
+            " 2>&1 & pid=$!; for i in $(seq 1200); do grep -q 'listening on' " + log +
+            " && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
+            "grep -q 'listening on' " +
+            log + "; up=$?; kill -TERM $pid; wait $pid; exit $up)");
   std::ifstream in(log);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  EXPECT_EQ(r.status, 0) << text;
+  EXPECT_EQ(server.status, 0) << text;
 }
 
 INSTANTIATE_TEST_SUITE_P(Hub, HubFamilyTest,
@@ -142,89 +130,82 @@ INSTANTIATE_TEST_SUITE_P(Hub, HubFamilyTest,
                          });
 
 // Bad checkpoints: `infini run` fails before reading anything, and says
-// which file and which key or tensor. Each test spoils its own copy of one
-// good sharded checkpoint.
-class BadCheckpointTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    pristine_ = new TempDir();
-    make_checkpoint("smollm2", pristine_->file("model"), "--shards 2 --no-tokenizer");
-  }
-  static void TearDownTestSuite() {
-    delete pristine_;
-    pristine_ = nullptr;
-  }
-  void SetUp() override {
-    fs::copy(pristine_->file("model"), dir(), fs::copy_options::recursive);
-    std::ofstream(doc_.file("doc.txt")) << "Some text.";
-  }
-  std::string dir() const { return dir_.file("model"); }
-  std::string file(const std::string& name) const { return dir() + "/" + name; }
-  Result run() const {
-    return shell(kBin + "/infini run --model " + dir() + " --doc " + doc_.file("doc.txt") +
-                 " --question q --no-progress");
-  }
-  void expect_failure(const std::vector<std::string>& parts) const {
-    const Result r = run();
+// which file and which key or tensor. Each case spoils its own copy of one
+// good sharded checkpoint, made once.
+struct BadCase {
+  std::string name;
+  std::function<void(const std::string& dir)> spoil;
+  std::vector<std::string> expected;  // what the error names
+};
+
+void edit_config(const std::string& dir, const std::function<void(json&)>& change) {
+  json config = read_json(dir + "/config.json");
+  change(config);
+  write_json(dir + "/config.json", config);
+}
+
+TEST(BadCheckpointTest, EachFailsNamingTheFileAndTheKey) {
+  TempDir root;
+  make_checkpoint("smollm2", root.file("good"), "--shards 2 --no-tokenizer");
+  std::ofstream(root.file("doc.txt")) << "Some text.";
+  const std::vector<BadCase> cases = {
+      {"missing shard",
+       [](const std::string& dir) { fs::remove(dir + "/model-00002-of-00002.safetensors"); },
+       {"model.safetensors.index.json", "model-00002-of-00002.safetensors", "missing"}},
+      {"tensor of the wrong shape",
+       [](const std::string& dir) {
+         // The files hold 1536-row MLP weights.
+         edit_config(dir, [](json& c) { c["intermediate_size"] = 1024; });
+       },
+       {".safetensors", "model.layers.0.mlp.gate_proj.weight", "[1536, 576]", "[1024, 576]"}},
+      {"unknown tensor",
+       [](const std::string& dir) {
+         write_safetensors(
+             dir + "/model-extra.safetensors",
+             {{"model.layers.0.self_attn.q_norm.weight", {64}, std::vector<float>(64, 1.0f)}},
+             DType::kBF16);
+         json index = read_json(dir + "/model.safetensors.index.json");
+         index["weight_map"]["model.layers.0.self_attn.q_norm.weight"] = "model-extra.safetensors";
+         write_json(dir + "/model.safetensors.index.json", index);
+       },
+       {"model-extra.safetensors", "model.layers.0.self_attn.q_norm.weight", "LlamaForCausalLM"}},
+      {"unknown architecture",
+       [](const std::string& dir) {
+         edit_config(dir, [](json& c) {
+           c["architectures"] = {"MistralForCausalLM"};
+           c["model_type"] = "mistral";
+         });
+       },
+       {"config.json", "\"architectures\"", "MistralForCausalLM"}},
+      {"unsupported rope_scaling",
+       [](const std::string& dir) {
+         edit_config(dir, [](json& c) {
+           c["rope_scaling"] = {
+               {"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 2048}};
+         });
+       },
+       {"config.json", "\"rope_scaling\"", "yarn"}},
+      {"sliding window on",
+       [](const std::string& dir) {
+         edit_config(dir, [](json& c) { c["use_sliding_window"] = true; });
+       },
+       {"config.json", "\"use_sliding_window\""}},
+  };
+  for (const BadCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string dir = root.file("bad");
+    fs::remove_all(dir);
+    fs::copy(root.file("good"), dir, fs::copy_options::recursive);
+    c.spoil(dir);
+    const Result r = shell(kBin + "/infini run --model " + dir + " --doc " + root.file("doc.txt") +
+                           " --question q --no-progress");
     EXPECT_NE(r.status, 0) << r.output;
-    for (const std::string& part : parts) {
+    for (const std::string& part : c.expected) {
       EXPECT_NE(r.output.find(part), std::string::npos)
           << "output does not mention \"" << part << "\":\n"
           << r.output;
     }
   }
-  TempDir dir_, doc_;
-  static TempDir* pristine_;
-};
-
-TempDir* BadCheckpointTest::pristine_ = nullptr;
-
-TEST_F(BadCheckpointTest, MissingShard) {
-  fs::remove(file("model-00002-of-00002.safetensors"));
-  expect_failure({"model.safetensors.index.json", "model-00002-of-00002.safetensors", "missing"});
-}
-
-TEST_F(BadCheckpointTest, TensorOfTheWrongShape) {
-  json config = read_json(file("config.json"));
-  config["intermediate_size"] = 1024;  // the files hold 1536-row MLP weights
-  write_json(file("config.json"), config);
-  expect_failure(
-      {".safetensors", "model.layers.0.mlp.gate_proj.weight", "[1536, 576]", "[1024, 576]"});
-}
-
-TEST_F(BadCheckpointTest, UnknownTensor) {
-  write_safetensors(
-      file("model-extra.safetensors"),
-      {{"model.layers.0.self_attn.q_norm.weight", {64}, std::vector<float>(64, 1.0f)}},
-      DType::kBF16);
-  json index = read_json(file("model.safetensors.index.json"));
-  index["weight_map"]["model.layers.0.self_attn.q_norm.weight"] = "model-extra.safetensors";
-  write_json(file("model.safetensors.index.json"), index);
-  expect_failure(
-      {"model-extra.safetensors", "model.layers.0.self_attn.q_norm.weight", "LlamaForCausalLM"});
-}
-
-TEST_F(BadCheckpointTest, UnknownArchitecture) {
-  json config = read_json(file("config.json"));
-  config["architectures"] = {"MistralForCausalLM"};
-  config["model_type"] = "mistral";
-  write_json(file("config.json"), config);
-  expect_failure({"config.json", "\"architectures\"", "MistralForCausalLM"});
-}
-
-TEST_F(BadCheckpointTest, UnsupportedRopeScaling) {
-  json config = read_json(file("config.json"));
-  config["rope_scaling"] = {
-      {"rope_type", "yarn"}, {"factor", 4.0}, {"original_max_position_embeddings", 2048}};
-  write_json(file("config.json"), config);
-  expect_failure({"config.json", "\"rope_scaling\"", "yarn"});
-}
-
-TEST_F(BadCheckpointTest, SlidingWindowOn) {
-  json config = read_json(file("config.json"));
-  config["use_sliding_window"] = true;
-  write_json(file("config.json"), config);
-  expect_failure({"config.json", "\"use_sliding_window\""});
 }
 
 }  // namespace
