@@ -191,6 +191,21 @@ TEST(ConvertCommandTest, MemoryOffReproducesTheSourceLogits) {
   const auto expected = source->logits_all(s1, ids);
   const auto memory_off_logits = off->logits_all(s2, ids);
   EXPECT_LT(testing::relative_error(memory_off_logits, expected), 1e-6);
+  // The same through the engine's own loaders: the converted directory by its
+  // index, and the plain source as Model::load reads a Hugging Face
+  // checkpoint (memory off, one long segment): equal inside the first segment.
+  auto loaded = Model::load(out.string(), memory_off());
+  auto s4 = loaded->new_session();
+  EXPECT_LT(testing::relative_error(loaded->logits_all(s4, ids), expected), 1e-6);
+  LoadOptions plain_options;
+  plain_options.dtype = ComputeDType::kF32;
+  auto plain = Model::load(src.string(), plain_options);
+  auto s5 = plain->new_session();
+  const auto plain_logits = plain->logits_all(s5, ids);
+  EXPECT_LT(testing::relative_error(
+                std::vector<float>(memory_off_logits.begin(), memory_off_logits.begin() + 8 * 97),
+                std::vector<float>(plain_logits.begin(), plain_logits.begin() + 8 * 97)),
+            1e-6);
   // With its own gates (sigmoid(-4) = 0.018) the converted model is close to
   // the source inside the first segment, and not identical: the gates load.
   const auto gated = on->logits_all(s3, ids);
