@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/chat_template/chat_config.h"
 #include "engine/chat_template/methods.h"
@@ -38,7 +37,9 @@ struct PromptFile {
   bool replaces_chat_template() const { return document_prefix || question || summary; }
   // The first chat-template key it sets, for errors.
   const char* chat_key() const {
-    return system_prompt ? "system_prompt" : summary_instruction ? "summary_instruction" : "template_variables";
+    return system_prompt         ? "system_prompt"
+           : summary_instruction ? "summary_instruction"
+                                 : "template_variables";
   }
 };
 
@@ -89,7 +90,8 @@ std::optional<PromptFile> read_prompt_file(const fs::path& path) {
       if (f.summary_instruction->empty()) bad_key(path, key, "must not be empty");
       f.sets_chat_options = true;
     } else if (key == "template_variables") {
-      if (!v.is_object()) bad_key(path, key, "expected an object (e.g. {\"enable_thinking\": false})");
+      if (!v.is_object())
+        bad_key(path, key, "expected an object (e.g. {\"enable_thinking\": false})");
       f.template_variables = v;
       f.sets_chat_options = true;
     } else {
@@ -114,8 +116,8 @@ size_t find_once(const std::string& text, std::string_view mark, const std::stri
 
 // The special token the render continues with right after `at`, longest
 // first: how the template ends a turn.
-std::optional<int32_t> special_token_at(const std::string& text, size_t at, const ChatConfig& config,
-                                        const Tokenizer* tokenizer) {
+std::optional<int32_t> special_token_at(const std::string& text, size_t at,
+                                        const ChatConfig& config, const Tokenizer* tokenizer) {
   std::optional<int32_t> found;
   size_t found_length = 0;
   for (const auto& [content, id] : config.added_special_tokens) {
@@ -142,8 +144,8 @@ std::optional<int32_t> token_id_of(const std::string& token, const ChatConfig& c
   return std::nullopt;
 }
 
-void derive_from_chat_template(const ChatConfig& config, const PromptFile* file, const Tokenizer* tokenizer,
-                        PromptTemplate& t) {
+void derive_from_chat_template(const ChatConfig& config, const PromptFile* file,
+                               const Tokenizer* tokenizer, PromptTemplate& t) {
   const ChatTemplate& chat = *config.chat_template;
   ChatRenderOptions options;
   options.bos_token = config.bos_token;
@@ -171,7 +173,8 @@ void derive_from_chat_template(const ChatConfig& config, const PromptFile* file,
   t.question_tail = full.substr(q + question.size());
 
   // Llama 3's `message['content'] | trim`: the question loses its trailing whitespace.
-  const std::string probe = chat.render(conversation(document + "\n\n" + question + " \n"), options);
+  const std::string probe =
+      chat.render(conversation(document + "\n\n" + question + " \n"), options);
   t.trims_question = probe.find(question + " \n") == std::string::npos;
 
   const std::string instruction =
@@ -284,7 +287,8 @@ std::vector<PromptPiece> PromptTemplate::question_pieces(const std::string& q) c
   if (trims_question) {
     user = chat_template::python_strip(q, chat_template::Value(), chat_template::StripSide::kRight);
   }
-  return {PromptPiece{question_lead, true}, PromptPiece{user, false}, PromptPiece{question_tail, true}};
+  return {PromptPiece{question_lead, true}, PromptPiece{user, false},
+          PromptPiece{question_tail, true}};
 }
 
 std::vector<PromptPiece> PromptTemplate::summary_pieces() const {
@@ -292,9 +296,9 @@ std::vector<PromptPiece> PromptTemplate::summary_pieces() const {
   return {PromptPiece{summary_tail, true}};
 }
 
-PromptTemplate::Ids PromptTemplate::encode_after_document(const Tokenizer& tokenizer,
-                                                          StreamingEncoder encoder,
-                                                          const std::vector<PromptPiece>& pieces) const {
+PromptTemplate::Ids PromptTemplate::encode_after_document(
+    const Tokenizer& tokenizer, StreamingEncoder encoder,
+    const std::vector<PromptPiece>& pieces) const {
   Ids ids;
   if (!from_chat_template) {
     ids.document_rest = encoder.finish();
@@ -311,10 +315,12 @@ PromptTemplate::Ids PromptTemplate::encode_after_document(const Tokenizer& token
   return ids;
 }
 
-std::vector<int32_t> push_pieces(StreamingEncoder& encoder, const std::vector<PromptPiece>& pieces) {
+std::vector<int32_t> push_pieces(StreamingEncoder& encoder,
+                                 const std::vector<PromptPiece>& pieces) {
   std::vector<int32_t> ids;
   for (const auto& piece : pieces) {
-    const auto more = piece.is_template ? encoder.push_template(piece.text) : encoder.push(piece.text);
+    const auto more =
+        piece.is_template ? encoder.push_template(piece.text) : encoder.push(piece.text);
     ids.insert(ids.end(), more.begin(), more.end());
   }
   return ids;

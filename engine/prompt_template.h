@@ -33,16 +33,16 @@ struct PromptPiece {
 };
 
 struct PromptTemplate {
-  std::string document_prefix;                          // before the first chunk
+  std::string document_prefix;                               // before the first chunk
   std::string question = "\nQuestion: {question}\nAnswer:";  // {question} is replaced
   std::string summary = "\nSummary:";
   std::vector<std::string> stop = {"\n"};
 
   // Set when the prompt comes from the checkpoint's chat template.
   bool from_chat_template = false;
-  std::string question_lead;  // between the document and the question
-  std::string question_tail;  // after the question: end of turn, the generation prompt
-  std::string summary_tail;   // after the document: lead, instruction, generation prompt
+  std::string question_lead;    // between the document and the question
+  std::string question_tail;    // after the question: end of turn, the generation prompt
+  std::string summary_tail;     // after the document: lead, instruction, generation prompt
   bool trims_question = false;  // the template strips the message's trailing whitespace
   // Token ids that end generation (finish reason "stop", never emitted as
   // text): the config's eos_token, generation_config.json's eos_token_id and

@@ -57,7 +57,7 @@ struct Node {
     kSetBlock,  // set targets[0] %} body {% endset
     kBreak,
     kContinue,
-    kMacro,     // macro text(params = defaults) body: defines a function
+    kMacro,  // macro text(params = defaults) body: defines a function
   };
   Kind kind;
   int line = 0;

@@ -2,9 +2,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "engine/error.h"
 
@@ -55,7 +54,8 @@ std::string template_source(const nlohmann::json& value, const fs::path& file) {
     for (const auto& entry : value) {
       if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string() ||
           !entry.contains("template") || !entry["template"].is_string()) {
-        bad_key(file, "chat_template", "a list entry is not {\"name\": string, \"template\": string}");
+        bad_key(file, "chat_template",
+                "a list entry is not {\"name\": string, \"template\": string}");
       }
       if (entry["name"] == "default") return entry["template"].get<std::string>();
       names += (names.empty() ? "" : ", ") + entry["name"].get<std::string>();
@@ -91,7 +91,8 @@ void read_tokenizer_config(const fs::path& file, const nlohmann::json& config, C
       }
       const auto content = token_text(token, file, key);
       if (!content) bad_key(file, key, "the token has no content");
-      if (token.is_object() && token.value("special", false)) out.added_special_tokens[*content] = id;
+      if (token.is_object() && token.value("special", false))
+        out.added_special_tokens[*content] = id;
     }
   }
   if (config.contains("chat_template") && !config["chat_template"].is_null()) {

@@ -47,7 +47,8 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
                                  const ChatRenderOptions& options) const {
   ct::Array message_values;
   for (const auto& m : messages) {
-    message_values.emplace_back(ct::Object{{"role", ct::Value(m.role)}, {"content", ct::Value(m.content)}});
+    message_values.emplace_back(
+        ct::Object{{"role", ct::Value(m.role)}, {"content", ct::Value(m.content)}});
   }
   ct::Object variables{
       {"messages", ct::Value(std::move(message_values))},

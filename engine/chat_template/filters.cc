@@ -24,11 +24,16 @@ CallArgs shifted(const CallArgs& args, size_t from) {
 
 int64_t length_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return 0;
-    case Value::Kind::kString: return static_cast<int64_t>(code_point_count(v.as_string()));
-    case Value::Kind::kArray: return static_cast<int64_t>(v.as_array().size());
-    case Value::Kind::kObject: return static_cast<int64_t>(v.as_object().size());
-    default: throw TemplateFailure{std::string() + v.type_name() + " has no length"};
+    case Value::Kind::kUndefined:
+      return 0;
+    case Value::Kind::kString:
+      return static_cast<int64_t>(code_point_count(v.as_string()));
+    case Value::Kind::kArray:
+      return static_cast<int64_t>(v.as_array().size());
+    case Value::Kind::kObject:
+      return static_cast<int64_t>(v.as_object().size());
+    default:
+      throw TemplateFailure{std::string() + v.type_name() + " has no length"};
   }
 }
 
@@ -55,12 +60,23 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (const char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -68,8 +84,10 @@ std::string html_escape(const std::string& s) {
 
 std::string indent_text(const std::string& s, const Value& width_arg, bool first, bool blank) {
   const std::string pad =
-      width_arg.is_string() ? width_arg.as_string()
-                            : std::string(static_cast<size_t>(width_arg.is_undefined() ? 4 : width_arg.as_int()), ' ');
+      width_arg.is_string()
+          ? width_arg.as_string()
+          : std::string(static_cast<size_t>(width_arg.is_undefined() ? 4 : width_arg.as_int()),
+                        ' ');
   std::string out;
   size_t from = 0;
   bool first_line = true;
@@ -129,7 +147,9 @@ Value sorted(const Value& input, const CallArgs& args) {
   Array items = iterate(input);
   const Value attribute = args.get(2, "attribute");
   const bool reverse = args.get(0, "reverse").truthy();
-  const auto key = [&](const Value& v) { return attribute.is_undefined() ? v : attribute_of(v, attribute); };
+  const auto key = [&](const Value& v) {
+    return attribute.is_undefined() ? v : attribute_of(v, attribute);
+  };
   std::stable_sort(items.begin(), items.end(), [&](const Value& a, const Value& b) {
     return reverse ? less(key(b), key(a)) : less(key(a), key(b));
   });
@@ -140,8 +160,10 @@ Value sorted(const Value& input, const CallArgs& args) {
 
 Array iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return {};
-    case Value::Kind::kArray: return v.as_array();
+    case Value::Kind::kUndefined:
+      return {};
+    case Value::Kind::kArray:
+      return v.as_array();
     case Value::Kind::kObject: {
       Array keys;
       for (const auto& [k, item] : v.as_object()) keys.emplace_back(k);
@@ -152,7 +174,8 @@ Array iterate(const Value& v) {
       for (auto& cp : code_points(v.as_string())) chars.emplace_back(std::move(cp));
       return chars;
     }
-    default: throw TemplateFailure{std::string() + v.type_name() + " is not iterable"};
+    default:
+      throw TemplateFailure{std::string() + v.type_name() + " is not iterable"};
   }
 }
 
@@ -170,7 +193,8 @@ Value apply_filter(const std::string& name, const Value& input, const CallArgs& 
       subject = Value(std::move(o));
     }
     if (input.is_undefined()) throw TemplateFailure{"tojson of an undefined value"};
-    return Value(subject.to_json(indent.kind() == Value::Kind::kInt ? static_cast<int>(indent.as_int()) : -1));
+    return Value(subject.to_json(
+        indent.kind() == Value::Kind::kInt ? static_cast<int>(indent.as_int()) : -1));
   }
   if (name == "string") return Value(text_of(input));
   if (name == "upper" || name == "lower" || name == "capitalize" || name == "title") {
@@ -258,7 +282,8 @@ Value apply_filter(const std::string& name, const Value& input, const CallArgs& 
     return fallback.is_undefined() ? Value(0.0) : fallback;
   }
   if (name == "abs") {
-    if (input.kind() == Value::Kind::kInt) return Value(input.as_int() < 0 ? -input.as_int() : input.as_int());
+    if (input.kind() == Value::Kind::kInt)
+      return Value(input.as_int() < 0 ? -input.as_int() : input.as_int());
     if (input.is_number()) return Value(std::fabs(input.as_double()));
     throw TemplateFailure{std::string("abs of ") + input.type_name()};
   }
@@ -308,17 +333,20 @@ bool apply_test(const std::string& name, const Value& input, const CallArgs& arg
   if (name == "le" || name == "<=") return !less(arg, input);
   if (name == "ge" || name == ">=") return !less(input, arg);
   if (name == "sameas") {
-    return input.kind() == arg.kind() && (input.is_none() || input.is_undefined() || equal(input, arg));
+    return input.kind() == arg.kind() &&
+           (input.is_none() || input.is_undefined() || equal(input, arg));
   }
   if (name == "in") {
     const Array items = iterate(arg);
-    if (arg.is_string() && input.is_string()) return arg.as_string().find(input.as_string()) != std::string::npos;
+    if (arg.is_string() && input.is_string())
+      return arg.as_string().find(input.as_string()) != std::string::npos;
     return std::any_of(items.begin(), items.end(), [&](const Value& v) { return equal(v, input); });
   }
   if (name == "odd" || name == "even" || name == "divisibleby") {
     if (input.kind() != K::kInt) throw TemplateFailure{"'" + name + "' tests an integer"};
     if (name == "divisibleby") {
-      if (arg.kind() != K::kInt || arg.as_int() == 0) throw TemplateFailure{"divisibleby needs a nonzero integer"};
+      if (arg.kind() != K::kInt || arg.as_int() == 0)
+        throw TemplateFailure{"divisibleby needs a nonzero integer"};
       return input.as_int() % arg.as_int() == 0;
     }
     return (input.as_int() % 2 != 0) == (name == "odd");

@@ -20,13 +20,20 @@ constexpr size_t kMaxOutputBytes = 64u << 20;
 // The expression as the template wrote it, for errors: messages[...].role.
 std::string path_of(const Expr& e) {
   switch (e.kind) {
-    case Expr::Kind::kName: return e.name;
-    case Expr::Kind::kAttribute: return path_of(*e.items[0]) + "." + e.name;
-    case Expr::Kind::kIndex: return path_of(*e.items[0]) + "[...]";
-    case Expr::Kind::kCall: return path_of(*e.items[0]) + "()";
-    case Expr::Kind::kFilter: return path_of(*e.items[0]) + "|" + e.name;
-    case Expr::Kind::kLiteral: return e.literal.repr();
-    default: return "(...)";
+    case Expr::Kind::kName:
+      return e.name;
+    case Expr::Kind::kAttribute:
+      return path_of(*e.items[0]) + "." + e.name;
+    case Expr::Kind::kIndex:
+      return path_of(*e.items[0]) + "[...]";
+    case Expr::Kind::kCall:
+      return path_of(*e.items[0]) + "()";
+    case Expr::Kind::kFilter:
+      return path_of(*e.items[0]) + "|" + e.name;
+    case Expr::Kind::kLiteral:
+      return e.literal.repr();
+    default:
+      return "(...)";
   }
 }
 
@@ -91,7 +98,8 @@ Value dict_function(const CallArgs& args) {
 std::vector<size_t> slice_positions(int64_t n, const Value& start_v, const Value& stop_v,
                                     const Value& step_v) {
   const auto as_int = [](const Value& v, const char* what) {
-    if (v.kind() != Value::Kind::kInt) throw TemplateFailure{std::string("slice ") + what + " must be an integer"};
+    if (v.kind() != Value::Kind::kInt)
+      throw TemplateFailure{std::string("slice ") + what + " must be an integer"};
     return v.as_int();
   };
   const int64_t step = step_v.is_undefined() || step_v.is_none() ? 1 : as_int(step_v, "step");
@@ -106,7 +114,8 @@ std::vector<size_t> slice_positions(int64_t n, const Value& start_v, const Value
   const int64_t start = bound(start_v, step > 0 ? 0 : n - 1);
   const int64_t stop = bound(stop_v, step > 0 ? n : -1);
   std::vector<size_t> out;
-  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.push_back(static_cast<size_t>(i));
+  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step)
+    out.push_back(static_cast<size_t>(i));
   return out;
 }
 
@@ -116,8 +125,12 @@ double number(const Value& v, const std::string& op) {
   return v.as_double();
 }
 
-bool integral(const Value& v) { return v.kind() == Value::Kind::kInt || v.kind() == Value::Kind::kBool; }
-int64_t integer(const Value& v) { return v.kind() == Value::Kind::kBool ? v.as_bool() : v.as_int(); }
+bool integral(const Value& v) {
+  return v.kind() == Value::Kind::kInt || v.kind() == Value::Kind::kBool;
+}
+int64_t integer(const Value& v) {
+  return v.kind() == Value::Kind::kBool ? v.as_bool() : v.as_int();
+}
 
 Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   if (a.is_undefined() || b.is_undefined()) {
@@ -138,7 +151,8 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
   if (op == "*" && (a.is_string() || b.is_string())) {
     const Value& s = a.is_string() ? a : b;
     const Value& n = a.is_string() ? b : a;
-    if (!integral(n)) throw TemplateFailure{"a string can only be repeated an integer number of times"};
+    if (!integral(n))
+      throw TemplateFailure{"a string can only be repeated an integer number of times"};
     std::string out;
     for (int64_t i = 0; i < integer(n) && out.size() < (1u << 24); ++i) out += s.as_string();
     return Value(out);
@@ -176,17 +190,22 @@ Value arithmetic(const std::string& op, const Value& a, const Value& b) {
 
 bool contains(const Value& container, const Value& item) {
   switch (container.kind()) {
-    case Value::Kind::kUndefined: return false;
+    case Value::Kind::kUndefined:
+      return false;
     case Value::Kind::kString:
-      if (!item.is_string()) throw TemplateFailure{std::string("'in <string>' needs a string, got ") + item.type_name()};
+      if (!item.is_string())
+        throw TemplateFailure{std::string("'in <string>' needs a string, got ") + item.type_name()};
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Value::Kind::kArray:
       for (const Value& v : container.as_array()) {
         if (equal(v, item)) return true;
       }
       return false;
-    case Value::Kind::kObject: return item.is_string() && !container.get(item.as_string()).is_undefined();
-    default: throw TemplateFailure{std::string("'in' needs a string, list or dict, got ") + container.type_name()};
+    case Value::Kind::kObject:
+      return item.is_string() && !container.get(item.as_string()).is_undefined();
+    default:
+      throw TemplateFailure{std::string("'in' needs a string, list or dict, got ") +
+                            container.type_name()};
   }
 }
 
@@ -217,8 +236,12 @@ Interpreter::Flow Interpreter::exec(const Body& body, std::string& out) {
 
 Interpreter::Flow Interpreter::exec(const Node& node, std::string& out) {
   switch (node.kind) {
-    case Node::Kind::kText: out += node.text; return Flow::kNormal;
-    case Node::Kind::kOutput: out += eval(*node.expr).str(); return Flow::kNormal;
+    case Node::Kind::kText:
+      out += node.text;
+      return Flow::kNormal;
+    case Node::Kind::kOutput:
+      out += eval(*node.expr).str();
+      return Flow::kNormal;
     case Node::Kind::kIf:
       for (size_t i = 0; i < node.bodies.size(); ++i) {
         if (i >= node.conditions.size() || eval(*node.conditions[i]).truthy()) {
@@ -226,17 +249,24 @@ Interpreter::Flow Interpreter::exec(const Node& node, std::string& out) {
         }
       }
       return Flow::kNormal;
-    case Node::Kind::kFor: return exec_for(node, out);
-    case Node::Kind::kSet: exec_set(node, eval(*node.expr)); return Flow::kNormal;
+    case Node::Kind::kFor:
+      return exec_for(node, out);
+    case Node::Kind::kSet:
+      exec_set(node, eval(*node.expr));
+      return Flow::kNormal;
     case Node::Kind::kSetBlock: {
       std::string captured;
       exec(node.body, captured);
       exec_set(node, Value(captured));
       return Flow::kNormal;
     }
-    case Node::Kind::kBreak: return Flow::kBreak;
-    case Node::Kind::kContinue: return Flow::kContinue;
-    case Node::Kind::kMacro: bind(node.text, define_macro(node)); return Flow::kNormal;
+    case Node::Kind::kBreak:
+      return Flow::kBreak;
+    case Node::Kind::kContinue:
+      return Flow::kContinue;
+    case Node::Kind::kMacro:
+      bind(node.text, define_macro(node));
+      return Flow::kNormal;
   }
   return Flow::kNormal;
 }
@@ -278,7 +308,8 @@ Interpreter::Flow Interpreter::exec_for(const Node& node, std::string& out) {
                                          " loop iterations in one render"};
     }
     if (out.size() > kMaxOutputBytes) {
-      throw TemplateError{node.line, "the render passed " + std::to_string(kMaxOutputBytes >> 20) + " MiB"};
+      throw TemplateError{node.line,
+                          "the render passed " + std::to_string(kMaxOutputBytes >> 20) + " MiB"};
     }
     frames_.emplace_back();
     bind_targets(items[static_cast<size_t>(i)]);
@@ -292,7 +323,8 @@ Interpreter::Flow Interpreter::exec_for(const Node& node, std::string& out) {
                 {"previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value()},
                 {"nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value()}};
     loop.emplace_back("cycle", Value::function([i](const CallArgs& args) {
-                        if (args.positional.empty()) throw TemplateFailure{"loop.cycle() needs arguments"};
+                        if (args.positional.empty())
+                          throw TemplateFailure{"loop.cycle() needs arguments"};
                         return args.positional[static_cast<size_t>(i) % args.positional.size()];
                       }));
     bind("loop", Value(std::move(loop)));
@@ -331,11 +363,13 @@ Value Interpreter::define_macro(const Node& node) {
   // nothing of its caller's loop variables, as in Jinja.
   return Value::function([this, &node](const CallArgs& args) {
     if (macro_depth_ >= kMaxMacroDepth) {
-      throw TemplateFailure{"macro '" + node.text + "' nested deeper than " + std::to_string(kMaxMacroDepth)};
+      throw TemplateFailure{"macro '" + node.text + "' nested deeper than " +
+                            std::to_string(kMaxMacroDepth)};
     }
     if (args.positional.size() > node.params.size()) {
-      throw TemplateFailure{"macro '" + node.text + "' takes " + std::to_string(node.params.size()) +
-                            " arguments, got " + std::to_string(args.positional.size())};
+      throw TemplateFailure{"macro '" + node.text + "' takes " +
+                            std::to_string(node.params.size()) + " arguments, got " +
+                            std::to_string(args.positional.size())};
     }
     std::vector<Frame> saved;
     saved.swap(frames_);
@@ -386,8 +420,10 @@ CallArgs Interpreter::eval_arguments(const Expr& e, size_t first) {
 
 Value Interpreter::eval_inner(const Expr& e) {
   switch (e.kind) {
-    case Expr::Kind::kLiteral: return e.literal;
-    case Expr::Kind::kName: return lookup(e.name);
+    case Expr::Kind::kLiteral:
+      return e.literal;
+    case Expr::Kind::kName:
+      return lookup(e.name);
     case Expr::Kind::kList:
     case Expr::Kind::kTuple: {
       Array items;
@@ -402,11 +438,16 @@ Value Interpreter::eval_inner(const Expr& e) {
       }
       return d;
     }
-    case Expr::Kind::kAttribute: return eval_attribute(e);
-    case Expr::Kind::kIndex: return eval_index(e);
-    case Expr::Kind::kSlice: return eval_slice(e);
-    case Expr::Kind::kCall: return eval_call(e);
-    case Expr::Kind::kFilter: return apply_filter(e.name, eval(*e.items[0]), eval_arguments(e, 1));
+    case Expr::Kind::kAttribute:
+      return eval_attribute(e);
+    case Expr::Kind::kIndex:
+      return eval_index(e);
+    case Expr::Kind::kSlice:
+      return eval_slice(e);
+    case Expr::Kind::kCall:
+      return eval_call(e);
+    case Expr::Kind::kFilter:
+      return apply_filter(e.name, eval(*e.items[0]), eval_arguments(e, 1));
     case Expr::Kind::kTest: {
       const bool result = apply_test(e.name, eval(*e.items[0]), eval_arguments(e, 1));
       return Value(result != e.negated);
@@ -421,8 +462,10 @@ Value Interpreter::eval_inner(const Expr& e) {
       number(v, "unary +");
       return v;
     }
-    case Expr::Kind::kBinary: return eval_binary(e);
-    case Expr::Kind::kCompare: return eval_compare(e);
+    case Expr::Kind::kBinary:
+      return eval_binary(e);
+    case Expr::Kind::kCompare:
+      return eval_compare(e);
     case Expr::Kind::kCondition: {
       if (eval(*e.items[0]).truthy()) return eval(*e.items[1]);
       return e.items[2] ? eval(*e.items[2]) : Value();
@@ -448,7 +491,8 @@ Value Interpreter::eval_attribute(const Expr& e) {
 Value Interpreter::eval_index(const Expr& e) {
   const Value target = eval(*e.items[0]);
   const Value key = eval(*e.items[1]);
-  if (target.is_undefined()) throw TemplateFailure{describe(*e.items[0]) + " is undefined (reading [" + key.repr() + "])"};
+  if (target.is_undefined())
+    throw TemplateFailure{describe(*e.items[0]) + " is undefined (reading [" + key.repr() + "])"};
   if (target.is_object()) {
     if (!key.is_string()) return Value();
     const Value v = target.get(key.as_string());
@@ -458,8 +502,9 @@ Value Interpreter::eval_index(const Expr& e) {
     return v;
   }
   if ((target.is_array() || target.is_string()) && (key.kind() == Value::Kind::kInt)) {
-    const int64_t n = target.is_array() ? static_cast<int64_t>(target.as_array().size())
-                                        : static_cast<int64_t>(code_point_count(target.as_string()));
+    const int64_t n = target.is_array()
+                          ? static_cast<int64_t>(target.as_array().size())
+                          : static_cast<int64_t>(code_point_count(target.as_string()));
     int64_t i = key.as_int();
     if (i < 0) i += n;
     if (i < 0 || i >= n) return Value();
@@ -478,7 +523,8 @@ Value Interpreter::eval_slice(const Expr& e) {
   const Value start = part(1), stop = part(2), step = part(3);
   if (target.is_array()) {
     Array out;
-    for (size_t i : slice_positions(static_cast<int64_t>(target.as_array().size()), start, stop, step)) {
+    for (size_t i :
+         slice_positions(static_cast<int64_t>(target.as_array().size()), start, stop, step)) {
       out.push_back(target.as_array()[i]);
     }
     return Value(std::move(out));
@@ -486,18 +532,22 @@ Value Interpreter::eval_slice(const Expr& e) {
   if (target.is_string()) {
     const auto cps = code_points(target.as_string());
     std::string out;
-    for (size_t i : slice_positions(static_cast<int64_t>(cps.size()), start, stop, step)) out += cps[i];
+    for (size_t i : slice_positions(static_cast<int64_t>(cps.size()), start, stop, step))
+      out += cps[i];
     return Value(out);
   }
-  if (target.is_undefined()) throw TemplateFailure{describe(*e.items[0]) + " is undefined (slicing it)"};
+  if (target.is_undefined())
+    throw TemplateFailure{describe(*e.items[0]) + " is undefined (slicing it)"};
   throw TemplateFailure{std::string("cannot slice ") + target.type_name()};
 }
 
 Value Interpreter::eval_call(const Expr& e) {
   const Value callee = eval(*e.items[0]);
   if (callee.kind() != Value::Kind::kFunction) {
-    if (callee.is_undefined()) throw TemplateFailure{describe(*e.items[0]) + " is undefined (calling it)"};
-    throw TemplateFailure{describe(*e.items[0]) + " is " + std::string(callee.type_name()) + ", not a function"};
+    if (callee.is_undefined())
+      throw TemplateFailure{describe(*e.items[0]) + " is undefined (calling it)"};
+    throw TemplateFailure{describe(*e.items[0]) + " is " + std::string(callee.type_name()) +
+                          ", not a function"};
   }
   return callee.as_function()(eval_arguments(e, 1));
 }
@@ -517,14 +567,22 @@ Value Interpreter::eval_compare(const Expr& e) {
     Value right = eval(*e.items[i + 1]);
     const std::string& op = e.ops[i];
     bool ok;
-    if (op == "==") ok = equal(left, right);
-    else if (op == "!=") ok = !equal(left, right);
-    else if (op == "<") ok = less(left, right);
-    else if (op == ">") ok = less(right, left);
-    else if (op == "<=") ok = !less(right, left);
-    else if (op == ">=") ok = !less(left, right);
-    else if (op == "in") ok = contains(right, left);
-    else ok = !contains(right, left);  // not in
+    if (op == "==")
+      ok = equal(left, right);
+    else if (op == "!=")
+      ok = !equal(left, right);
+    else if (op == "<")
+      ok = less(left, right);
+    else if (op == ">")
+      ok = less(right, left);
+    else if (op == "<=")
+      ok = !less(right, left);
+    else if (op == ">=")
+      ok = !less(left, right);
+    else if (op == "in")
+      ok = contains(right, left);
+    else
+      ok = !contains(right, left);  // not in
     if (!ok) return Value(false);
     left = std::move(right);
   }

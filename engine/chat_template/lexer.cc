@@ -9,7 +9,9 @@ namespace infini::chat_template {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 void strip_right(std::string& text) {
   while (!text.empty() && is_space(text.back())) text.pop_back();
@@ -59,32 +61,61 @@ std::string unescape(std::string_view body, int line) {
         if (!std::isxdigit(static_cast<unsigned char>(h))) {
           throw TemplateError{line, "bad \\" + std::string(1, c) + " escape in a string"};
         }
-        cp = cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h))
-                                                  ? h - '0'
-                                                  : std::tolower(static_cast<unsigned char>(h)) - 'a' + 10);
+        cp = cp * 16 +
+             static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h))
+                                       ? h - '0'
+                                       : std::tolower(static_cast<unsigned char>(h)) - 'a' + 10);
       }
       i += digits;
       append_utf8(cp, out);
     };
     switch (c) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'v': out += '\v'; break;
-      case '\\': out += '\\'; break;
-      case '\'': out += '\''; break;
-      case '"': out += '"'; break;
-      case '\n': break;  // a backslash-newline continues the line
-      case 'x': hex(2); break;
-      case 'u': hex(4); break;
-      case 'U': hex(8); break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'a':
+        out += '\a';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '\'':
+        out += '\'';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case '\n':
+        break;  // a backslash-newline continues the line
+      case 'x':
+        hex(2);
+        break;
+      case 'u':
+        hex(4);
+        break;
+      case 'U':
+        hex(8);
+        break;
       default:
         if (c >= '0' && c <= '7') {
           uint32_t cp = static_cast<uint32_t>(c - '0');
-          for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7'; ++k) {
+          for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7';
+               ++k) {
             cp = cp * 8 + static_cast<uint32_t>(body[++i] - '0');
           }
           append_utf8(cp, out);
@@ -178,7 +209,8 @@ class Lexer {
 
   size_t close_comment(size_t at, bool& strip_next) {
     const size_t close = src_.find("#}", at);
-    if (close == std::string::npos) throw TemplateError{line_, "unclosed comment: '{#' without '#}'"};
+    if (close == std::string::npos)
+      throw TemplateError{line_, "unclosed comment: '{#' without '#}'"};
     line_ += count_lines(std::string_view(src_).substr(at, close - at));
     const bool minus = close > at && src_[close - 1] == '-';
     const bool plus = close > at && src_[close - 1] == '+';
@@ -248,7 +280,9 @@ class Lexer {
     const char c = src_[i];
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       size_t j = i;
-      while (j < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[j])) || src_[j] == '_')) ++j;
+      while (j < src_.size() &&
+             (std::isalnum(static_cast<unsigned char>(src_[j])) || src_[j] == '_'))
+        ++j;
       tokens_.push_back(Token{Token::Kind::kName, src_.substr(i, j - i), line_});
       return j;
     }
@@ -273,11 +307,14 @@ class Lexer {
   size_t lex_number(size_t i) {
     size_t j = i;
     auto digits = [&] {
-      while (j < src_.size() && (std::isdigit(static_cast<unsigned char>(src_[j])) || src_[j] == '_')) ++j;
+      while (j < src_.size() &&
+             (std::isdigit(static_cast<unsigned char>(src_[j])) || src_[j] == '_'))
+        ++j;
     };
     digits();
     bool is_float = false;
-    if (j + 1 < src_.size() && src_[j] == '.' && std::isdigit(static_cast<unsigned char>(src_[j + 1]))) {
+    if (j + 1 < src_.size() && src_[j] == '.' &&
+        std::isdigit(static_cast<unsigned char>(src_[j + 1]))) {
       is_float = true;
       ++j;
       digits();

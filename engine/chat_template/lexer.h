@@ -21,7 +21,7 @@ struct Token {
     kString,      // a string literal, unescaped
     kInteger,
     kFloat,
-    kOperator,    // + - * / // % ** ~ == != < <= > >= = | . , : ( ) [ ] { }
+    kOperator,  // + - * / // % ** ~ == != < <= > >= = | . , : ( ) [ ] { }
     kEnd,
   };
   Kind kind;

@@ -77,7 +77,8 @@ bool affix_matches(const std::string& s, const Value& affix, bool prefix) {
 
 std::string map_ascii(std::string s, int (*f)(int)) {
   for (char& c : s) {
-    if (static_cast<unsigned char>(c) < 0x80) c = static_cast<char>(f(static_cast<unsigned char>(c)));
+    if (static_cast<unsigned char>(c) < 0x80)
+      c = static_cast<char>(f(static_cast<unsigned char>(c)));
   }
   return s;
 }
@@ -198,9 +199,9 @@ Value dict_method(const Value& dict, const std::string& name, const CallArgs& ar
   return Value(std::move(out));
 }
 
-const char* const kStringMethods[] = {"startswith", "endswith", "strip", "lstrip", "rstrip",
-                                      "split", "lower", "upper", "title", "capitalize",
-                                      "replace", "find", "count", "join", "isspace", "isdigit"};
+const char* const kStringMethods[] = {
+    "startswith", "endswith",   "strip",   "lstrip", "rstrip", "split", "lower",   "upper",
+    "title",      "capitalize", "replace", "find",   "count",  "join",  "isspace", "isdigit"};
 const char* const kDictMethods[] = {"get", "items", "keys", "values"};
 
 }  // namespace
@@ -232,7 +233,8 @@ std::optional<Value> find_method(const Value& receiver, const std::string& name)
       return std::nullopt;
     }
     const std::string s = receiver.as_string();
-    return Value::function([s, name](const CallArgs& args) { return string_method(s, name, args); });
+    return Value::function(
+        [s, name](const CallArgs& args) { return string_method(s, name, args); });
   }
   if (receiver.is_object() && !receiver.is_namespace()) {
     if (std::find(std::begin(kDictMethods), std::end(kDictMethods), name) ==

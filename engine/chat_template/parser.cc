@@ -38,7 +38,8 @@ class Parser {
    public:
     explicit Nesting(Parser& p) : p_(p) {
       if (++p_.depth_ > kMaxDepth) {
-        throw TemplateError{p_.cur().line, "nested more than " + std::to_string(kMaxDepth) + " levels deep"};
+        throw TemplateError{p_.cur().line,
+                            "nested more than " + std::to_string(kMaxDepth) + " levels deep"};
       }
     }
     ~Nesting() { --p_.depth_; }
@@ -57,11 +58,16 @@ class Parser {
 
   std::string describe(const Token& token) const {
     switch (token.kind) {
-      case K::kEnd: return "the end of the template";
-      case K::kBlockEnd: return "'%}'";
-      case K::kVarEnd: return "'}}'";
-      case K::kString: return "a string";
-      default: return "'" + token.text + "'";
+      case K::kEnd:
+        return "the end of the template";
+      case K::kBlockEnd:
+        return "'%}'";
+      case K::kVarEnd:
+        return "'}}'";
+      case K::kString:
+        return "a string";
+      default:
+        return "'" + token.text + "'";
     }
   }
 
@@ -70,7 +76,8 @@ class Parser {
     take();
   }
   std::string expect_name(const char* what) {
-    if (cur().kind != K::kName) fail(std::string("expected ") + what + ", found " + describe(cur()));
+    if (cur().kind != K::kName)
+      fail(std::string("expected ") + what + ", found " + describe(cur()));
     return take().text;
   }
   void expect_block_end() {
@@ -401,13 +408,16 @@ class Parser {
           throw TemplateError{token.line, "integer literal out of range: " + token.text};
         }
       }
-      case K::kFloat: take(); return literal(Value(std::stod(token.text)), token.line);
+      case K::kFloat:
+        take();
+        return literal(Value(std::stod(token.text)), token.line);
       case K::kOperator:
         if (token.text == "(") return parse_parenthesized();
         if (token.text == "[") return parse_list();
         if (token.text == "{") return parse_dict();
         break;
-      default: break;
+      default:
+        break;
     }
     fail("expected an expression, found " + describe(token));
   }
@@ -469,7 +479,8 @@ class Parser {
         if (cur().kind == K::kInteger) {  // foo.0 is foo[0]
           attr->kind = Expr::Kind::kIndex;
           attr->items.push_back(std::move(e));
-          attr->items.push_back(literal(Value(static_cast<int64_t>(std::stoll(take().text))), attr->line));
+          attr->items.push_back(
+              literal(Value(static_cast<int64_t>(std::stoll(take().text))), attr->line));
         } else {
           attr->name = expect_name("an attribute name after '.'");
           attr->items.push_back(std::move(e));
@@ -580,9 +591,12 @@ class Parser {
                cur().text != "not";
       case K::kString:
       case K::kInteger:
-      case K::kFloat: return true;
-      case K::kOperator: return cur().text == "[" || cur().text == "{";
-      default: return false;
+      case K::kFloat:
+        return true;
+      case K::kOperator:
+        return cur().text == "[" || cur().text == "{";
+      default:
+        return false;
     }
   }
 

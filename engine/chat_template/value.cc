@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 
 namespace infini::chat_template {
 
@@ -36,12 +36,17 @@ Value Value::namespace_object(Object o) {
 
 Value Value::from_json(const nlohmann::json& j) {
   switch (j.type()) {
-    case nlohmann::json::value_t::null: return none();
-    case nlohmann::json::value_t::boolean: return Value(j.get<bool>());
+    case nlohmann::json::value_t::null:
+      return none();
+    case nlohmann::json::value_t::boolean:
+      return Value(j.get<bool>());
     case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: return Value(j.get<int64_t>());
-    case nlohmann::json::value_t::number_float: return Value(j.get<double>());
-    case nlohmann::json::value_t::string: return Value(j.get<std::string>());
+    case nlohmann::json::value_t::number_unsigned:
+      return Value(j.get<int64_t>());
+    case nlohmann::json::value_t::number_float:
+      return Value(j.get<double>());
+    case nlohmann::json::value_t::string:
+      return Value(j.get<std::string>());
     case nlohmann::json::value_t::array: {
       Array a;
       for (const auto& item : j) a.push_back(from_json(item));
@@ -52,21 +57,30 @@ Value Value::from_json(const nlohmann::json& j) {
       for (const auto& [k, item] : j.items()) o.emplace_back(k, from_json(item));
       return Value(std::move(o));
     }
-    default: return Value();
+    default:
+      return Value();
   }
 }
 
 bool Value::truthy() const {
   switch (kind_) {
     case Kind::kUndefined:
-    case Kind::kNone: return false;
-    case Kind::kBool: return bool_;
-    case Kind::kInt: return int_ != 0;
-    case Kind::kFloat: return float_ != 0.0;
-    case Kind::kString: return !string_->empty();
-    case Kind::kArray: return !array_->empty();
-    case Kind::kObject: return namespace_ || !object_->empty();
-    case Kind::kFunction: return true;
+    case Kind::kNone:
+      return false;
+    case Kind::kBool:
+      return bool_;
+    case Kind::kInt:
+      return int_ != 0;
+    case Kind::kFloat:
+      return float_ != 0.0;
+    case Kind::kString:
+      return !string_->empty();
+    case Kind::kArray:
+      return !array_->empty();
+    case Kind::kObject:
+      return namespace_ || !object_->empty();
+    case Kind::kFunction:
+      return true;
   }
   return false;
 }
@@ -92,10 +106,18 @@ std::string quote_python(const std::string& s) {
   std::string out(1, q);
   for (const char c : s) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c == q) out += '\\';
         out += c;
@@ -108,13 +130,27 @@ void json_string(const std::string& s, std::string& out) {
   out += '"';
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -138,15 +174,25 @@ void json_value(const Value& v, int indent, int level, std::string& out) {
   const char* item_separator = indent < 0 ? ", " : ",";
   switch (v.kind()) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNone: out += "null"; break;
-    case Value::Kind::kBool: out += v.as_bool() ? "true" : "false"; break;
-    case Value::Kind::kInt: out += std::to_string(v.as_int()); break;
+    case Value::Kind::kNone:
+      out += "null";
+      break;
+    case Value::Kind::kBool:
+      out += v.as_bool() ? "true" : "false";
+      break;
+    case Value::Kind::kInt:
+      out += std::to_string(v.as_int());
+      break;
     case Value::Kind::kFloat: {
       const double f = v.as_double();
-      out += std::isnan(f) ? "NaN" : std::isinf(f) ? (f > 0 ? "Infinity" : "-Infinity") : float_text(f);
+      out += std::isnan(f)   ? "NaN"
+             : std::isinf(f) ? (f > 0 ? "Infinity" : "-Infinity")
+                             : float_text(f);
       break;
     }
-    case Value::Kind::kString: json_string(v.as_string(), out); break;
+    case Value::Kind::kString:
+      json_string(v.as_string(), out);
+      break;
     case Value::Kind::kArray: {
       const Array& a = v.as_array();
       if (a.empty()) {
@@ -181,7 +227,8 @@ void json_value(const Value& v, int indent, int level, std::string& out) {
       out += '}';
       break;
     }
-    case Value::Kind::kFunction: throw TemplateFailure{"a function cannot be written as JSON"};
+    case Value::Kind::kFunction:
+      throw TemplateFailure{"a function cannot be written as JSON"};
   }
 }
 
@@ -189,19 +236,27 @@ void json_value(const Value& v, int indent, int level, std::string& out) {
 
 std::string Value::str() const {
   switch (kind_) {
-    case Kind::kUndefined: return "";
-    case Kind::kNone: return "None";
-    case Kind::kBool: return bool_ ? "True" : "False";
-    case Kind::kInt: return std::to_string(int_);
-    case Kind::kFloat: return float_text(float_);
-    case Kind::kString: return *string_;
-    default: return repr();
+    case Kind::kUndefined:
+      return "";
+    case Kind::kNone:
+      return "None";
+    case Kind::kBool:
+      return bool_ ? "True" : "False";
+    case Kind::kInt:
+      return std::to_string(int_);
+    case Kind::kFloat:
+      return float_text(float_);
+    case Kind::kString:
+      return *string_;
+    default:
+      return repr();
   }
 }
 
 std::string Value::repr() const {
   switch (kind_) {
-    case Kind::kString: return quote_python(*string_);
+    case Kind::kString:
+      return quote_python(*string_);
     case Kind::kArray: {
       std::string out = "[";
       for (size_t i = 0; i < array_->size(); ++i) {
@@ -219,8 +274,10 @@ std::string Value::repr() const {
       }
       return out + "}";
     }
-    case Kind::kFunction: return "<function>";
-    default: return str();
+    case Kind::kFunction:
+      return "<function>";
+    default:
+      return str();
   }
 }
 
@@ -232,15 +289,24 @@ std::string Value::to_json(int indent) const {
 
 const char* Value::type_name() const {
   switch (kind_) {
-    case Kind::kUndefined: return "an undefined value";
-    case Kind::kNone: return "none";
-    case Kind::kBool: return "a boolean";
-    case Kind::kInt: return "an integer";
-    case Kind::kFloat: return "a float";
-    case Kind::kString: return "a string";
-    case Kind::kArray: return "a list";
-    case Kind::kObject: return namespace_ ? "a namespace" : "a dict";
-    case Kind::kFunction: return "a function";
+    case Kind::kUndefined:
+      return "an undefined value";
+    case Kind::kNone:
+      return "none";
+    case Kind::kBool:
+      return "a boolean";
+    case Kind::kInt:
+      return "an integer";
+    case Kind::kFloat:
+      return "a float";
+    case Kind::kString:
+      return "a string";
+    case Kind::kArray:
+      return "a list";
+    case Kind::kObject:
+      return namespace_ ? "a namespace" : "a dict";
+    case Kind::kFunction:
+      return "a function";
   }
   return "a value";
 }
@@ -272,9 +338,12 @@ bool equal(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case K::kUndefined:
-    case K::kNone: return true;
-    case K::kBool: return a.as_bool() == b.as_bool();
-    case K::kString: return a.as_string() == b.as_string();
+    case K::kNone:
+      return true;
+    case K::kBool:
+      return a.as_bool() == b.as_bool();
+    case K::kString:
+      return a.as_string() == b.as_string();
     case K::kArray: {
       if (a.as_array().size() != b.as_array().size()) return false;
       for (size_t i = 0; i < a.as_array().size(); ++i) {
@@ -290,7 +359,8 @@ bool equal(const Value& a, const Value& b) {
       }
       return true;
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 

@@ -7,12 +7,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace infini::chat_template {
 
@@ -38,14 +37,14 @@ class Value {
 
   Value() = default;  // undefined
   static Value none();
-  Value(bool b);                     // NOLINT: literals read naturally
-  Value(int64_t i);                  // NOLINT
+  Value(bool b);                                    // NOLINT: literals read naturally
+  Value(int64_t i);                                 // NOLINT
   Value(int i) : Value(static_cast<int64_t>(i)) {}  // NOLINT
-  Value(double f);                   // NOLINT
-  Value(std::string s);              // NOLINT
-  Value(const char* s) : Value(std::string(s)) {}  // NOLINT
-  Value(Array a);                    // NOLINT
-  Value(Object o);                   // NOLINT
+  Value(double f);                                  // NOLINT
+  Value(std::string s);                             // NOLINT
+  Value(const char* s) : Value(std::string(s)) {}   // NOLINT
+  Value(Array a);                                   // NOLINT
+  Value(Object o);                                  // NOLINT
   static Value function(Function f);
   // A namespace(): an object whose attributes `set` may assign.
   static Value namespace_object(Object o);

@@ -10,9 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "engine/chat_template/chat_config.h"
 #include "engine/chat_template/chat_template.h"
@@ -101,9 +100,11 @@ TEST(ChatTemplateReference, IdsAsHuggingFaceTokenizers) {
   std::map<std::string, std::shared_ptr<const Tokenizer>> tokenizers;
   for (const auto& [name, tokenizer] : tokenizer_of) {
     if (!fs::exists(tokenizer_json(tokenizer))) {
-      GTEST_SKIP() << tokenizer_json(tokenizer) << " is not installed: cd tests/tokenizer_reference && npm ci";
+      GTEST_SKIP() << tokenizer_json(tokenizer)
+                   << " is not installed: cd tests/tokenizer_reference && npm ci";
     }
-    if (!tokenizers.count(tokenizer)) tokenizers[tokenizer] = Tokenizer::load(tokenizer_json(tokenizer).string());
+    if (!tokenizers.count(tokenizer))
+      tokenizers[tokenizer] = Tokenizer::load(tokenizer_json(tokenizer).string());
   }
   size_t compared = 0;
   for (const auto& r : references) {

@@ -2,11 +2,12 @@
 // whitespace rules (Hugging Face's trim_blocks + lstrip_blocks), the
 // parser's precedence, the interpreter's scoping, filters, tests and Python
 // string methods, and errors that name the template's origin and line.
+#include "engine/chat_template/chat_template.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
-#include "engine/chat_template/chat_template.h"
 #include "engine/error.h"
 
 namespace infini {
@@ -23,7 +24,8 @@ std::string render(const std::string& source, const std::vector<ChatMessage>& me
 }
 
 // The message of the EngineError that parsing or rendering throws.
-std::string error_of(const std::string& source, nlohmann::json variables = nlohmann::json::object()) {
+std::string error_of(const std::string& source,
+                     nlohmann::json variables = nlohmann::json::object()) {
   try {
     render(source, {{"user", "hi"}}, std::move(variables));
   } catch (const EngineError& e) {
@@ -60,7 +62,7 @@ TEST(ChatTemplateLexer, WhitespaceControl) {
 TEST(ChatTemplateLexer, RawAndStringEscapes) {
   EXPECT_EQ(render("{% raw %}{{ not parsed }}{% endraw %}"), "{{ not parsed }}");
   EXPECT_EQ(render(R"({{ "a\nb\t\"q\" \u00e9 \x41 \q" }})"), "a\nb\t\"q\" \xC3\xA9 A \\q");
-  EXPECT_EQ(render("{{ 'it''s' }}"), "its");  // adjacent literals join
+  EXPECT_EQ(render("{{ 'it''s' }}"), "its");                  // adjacent literals join
   EXPECT_EQ(render("{{ {'a': {'b': 1}}['a']['b'] }}"), "1");  // }} inside a dict is not the end
 }
 
@@ -85,9 +87,9 @@ TEST(ChatTemplateExpressions, PythonPrinting) {
 TEST(ChatTemplateExpressions, InAndComparisons) {
   EXPECT_EQ(render("{{ 'ell' in 'hello' }} {{ 'k' in {'k': 1} }} {{ 3 not in [1, 2] }}"),
             "True True True");
-  EXPECT_EQ(render("{{ 'tool_calls' in messages[0] }} {{ 'x' in undefined_name }}",
-                   {{"user", "hi"}}),
-            "False False");
+  EXPECT_EQ(
+      render("{{ 'tool_calls' in messages[0] }} {{ 'x' in undefined_name }}", {{"user", "hi"}}),
+      "False False");
   EXPECT_EQ(render("{{ 1 == 1.0 }} {{ 'a' < 'b' }} {{ none == none }} {{ '1' == 1 }}"),
             "True True True False");
 }
@@ -95,8 +97,9 @@ TEST(ChatTemplateExpressions, InAndComparisons) {
 TEST(ChatTemplateExpressions, SubscriptsAndSlices) {
   const std::vector<ChatMessage> m = {{"system", "s"}, {"user", "u"}, {"assistant", "a"}};
   EXPECT_EQ(render("{% for x in messages[::-1] %}{{ x.role[0] }}{% endfor %}", m), "aus");
-  EXPECT_EQ(render("{{ messages[1:] | length }} {{ messages[-1]['content'] }} {{ messages.0.role }}", m),
-            "2 a system");
+  EXPECT_EQ(
+      render("{{ messages[1:] | length }} {{ messages[-1]['content'] }} {{ messages.0.role }}", m),
+      "2 a system");
   EXPECT_EQ(render("{{ 'h\xC3\xA9llo'[1] }} {{ 'h\xC3\xA9llo'[::-1] }} {{ 'abcdef'[1:5:2] }}"),
             "\xC3\xA9 oll\xC3\xA9h bd");
   EXPECT_EQ(render("{{ messages[7] is defined }}", m), "False");
@@ -105,13 +108,17 @@ TEST(ChatTemplateExpressions, SubscriptsAndSlices) {
 TEST(ChatTemplateStrings, PythonMethods) {
   EXPECT_EQ(render("{{ '<a>x</a>'.startswith('<a>') }} {{ 'x.txt'.endswith(('.md', '.txt')) }}"),
             "True True");
-  EXPECT_EQ(render("{{ 'a</t>b</t>c'.split('</t>')[-1] }} {{ ' a  b '.split() }} {{ 'a,b,c'.split(',', 1) }}"),
+  EXPECT_EQ(render("{{ 'a</t>b</t>c'.split('</t>')[-1] }} {{ ' a  b '.split() }} {{ "
+                   "'a,b,c'.split(',', 1) }}"),
             "c ['a', 'b'] ['a', 'b,c']");
-  EXPECT_EQ(render("[{{ '\n\nx\n'.lstrip('\n') }}|{{ '\nx\n\n'.rstrip('\n') }}|{{ 'xyx'.strip('x') }}]"),
-            "[x\n|\nx|y]");
+  EXPECT_EQ(
+      render("[{{ '\n\nx\n'.lstrip('\n') }}|{{ '\nx\n\n'.rstrip('\n') }}|{{ 'xyx'.strip('x') }}]"),
+      "[x\n|\nx|y]");
   // Python's whitespace includes U+00A0 and U+3000.
-  EXPECT_EQ(render("[{{ '\xC2\xA0 t \xE3\x80\x80'.strip() }}|{{ '\xC2\xA0 t ' | trim }}]"), "[t|t]");
-  EXPECT_EQ(render("{{ 'aXa'.replace('a', 'b') }} {{ 'Hi'.upper() }}{{ 'Hi'.lower() }} {{ 'ab'.find('b') }}"),
+  EXPECT_EQ(render("[{{ '\xC2\xA0 t \xE3\x80\x80'.strip() }}|{{ '\xC2\xA0 t ' | trim }}]"),
+            "[t|t]");
+  EXPECT_EQ(render("{{ 'aXa'.replace('a', 'b') }} {{ 'Hi'.upper() }}{{ 'Hi'.lower() }} {{ "
+                   "'ab'.find('b') }}"),
             "bXb HIhi 1");
 }
 
@@ -119,13 +126,15 @@ TEST(ChatTemplateFilters, Common) {
   EXPECT_EQ(render("{{ '\xE6\x97\xA5\xE6\x9C\xAC' | length }} {{ [3, 1, 2] | sort | join(',') }} "
                    "{{ missing | default('d') }} {{ '' | default('e', true) }}"),
             "2 1,2,3 d e");
-  EXPECT_EQ(render("{{ [{'n': 'a', 'k': 1}, {'n': 'b'}] | selectattr('k', 'defined') | map(attribute='n') | list }}"),
+  EXPECT_EQ(render("{{ [{'n': 'a', 'k': 1}, {'n': 'b'}] | selectattr('k', 'defined') | "
+                   "map(attribute='n') | list }}"),
             "['a']");
   EXPECT_EQ(render("{{ ['a', 'code', 'b'] | reject('equalto', 'code') | join(', ') }}"), "a, b");
   EXPECT_EQ(render("{% for k, v in {'x': 1, 'y': 2} | items %}{{ k }}={{ v }};{% endfor %}"),
             "x=1;y=2;");
-  EXPECT_EQ(render("{{ [1, 2] | first }}{{ [1, 2] | last }} {{ 'ab' | upper }} {{ '3' | int + 1 }}"),
-            "12 AB 4");
+  EXPECT_EQ(
+      render("{{ [1, 2] | first }}{{ [1, 2] | last }} {{ 'ab' | upper }} {{ '3' | int + 1 }}"),
+      "12 AB 4");
 }
 
 TEST(ChatTemplateFilters, ToJsonAsTransformers) {
@@ -137,12 +146,15 @@ TEST(ChatTemplateFilters, ToJsonAsTransformers) {
 }
 
 TEST(ChatTemplateTests, IsTests) {
-  EXPECT_EQ(render("{{ x is defined }} {{ x is undefined }} {{ none is none }} {{ 1 is not none }}"),
-            "False True True True");
-  EXPECT_EQ(render("{{ 'a' is string }} {{ {} is mapping }} {{ [] is iterable }} {{ 1 is string }}"),
-            "True True True False");
-  EXPECT_EQ(render("{{ 4 is divisibleby 2 }} {{ 3 is odd }} {{ false is false }} {{ 1 is sameas 1 }}"),
-            "True True True True");
+  EXPECT_EQ(
+      render("{{ x is defined }} {{ x is undefined }} {{ none is none }} {{ 1 is not none }}"),
+      "False True True True");
+  EXPECT_EQ(
+      render("{{ 'a' is string }} {{ {} is mapping }} {{ [] is iterable }} {{ 1 is string }}"),
+      "True True True False");
+  EXPECT_EQ(
+      render("{{ 4 is divisibleby 2 }} {{ 3 is odd }} {{ false is false }} {{ 1 is sameas 1 }}"),
+      "True True True True");
   EXPECT_EQ(render("{{ not x is defined }}"), "True");  // not (x is defined)
 }
 
@@ -158,9 +170,10 @@ TEST(ChatTemplateStatements, ScopingAndNamespace) {
 }
 
 TEST(ChatTemplateStatements, LoopsAndMacros) {
-  EXPECT_EQ(render("{% for x in 'abc' %}{{ loop.index0 }}{{ loop.index }}{{ loop.revindex0 }}"
-                   "{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.previtem }}|{% endfor %}"),
-            "012TrueFalse3|121FalseFalse3a|230FalseTrue3b|");
+  EXPECT_EQ(
+      render("{% for x in 'abc' %}{{ loop.index0 }}{{ loop.index }}{{ loop.revindex0 }}"
+             "{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.previtem }}|{% endfor %}"),
+      "012TrueFalse3|121FalseFalse3a|230FalseTrue3b|");
   EXPECT_EQ(render("{% for x in [] %}x{% else %}empty{% endfor %}"), "empty");
   EXPECT_EQ(render("{% for x in range(10) if x is odd %}{% if x > 5 %}{% break %}{% endif %}"
                    "{% if x == 3 %}{% continue %}{% endif %}{{ x }}{{ loop.length }}{% endfor %}"),
@@ -178,8 +191,8 @@ TEST(ChatTemplateVariables, TokensFunctionsAndExtras) {
   EXPECT_EQ(render("{{ bos_token }}{{ messages[0].content }}{{ eos_token }}", {{"user", "hi"}}),
             "<s>hi</s>");
   EXPECT_EQ(render("{{ strftime_now('%d %b %Y') }}"), "02 Dec 2026");
-  EXPECT_EQ(render("{{ enable_thinking is false }} {{ tools | length }}",
-                   {}, {{"enable_thinking", false}, {"tools", {{{"name", "f"}}}}}),
+  EXPECT_EQ(render("{{ enable_thinking is false }} {{ tools | length }}", {},
+                   {{"enable_thinking", false}, {"tools", {{{"name", "f"}}}}}),
             "True 1");
 }
 
@@ -188,19 +201,22 @@ TEST(ChatTemplateErrors, NameTheOriginLineAndConstruct) {
             "test.jinja, line 2: unsupported filter 'wordwrap'");
   EXPECT_EQ(error_of("\n\n{% include 'other.jinja' %}"),
             "test.jinja, line 3: unsupported tag '{% include %}'");
-  EXPECT_EQ(error_of("{% if true %}\nopen"),
-            "test.jinja, line 2: the template ended where 'elif' or 'else' or 'endif' was expected");
+  EXPECT_EQ(
+      error_of("{% if true %}\nopen"),
+      "test.jinja, line 2: the template ended where 'elif' or 'else' or 'endif' was expected");
   EXPECT_EQ(error_of("{{ 'unterminated }}"), "test.jinja, line 1: unterminated string literal");
   EXPECT_EQ(error_of("ok\n{{ 1 +"), "test.jinja, line 2: unclosed tag: '{{' without '}}'");
   EXPECT_EQ(error_of("{{ 1 + }}"), "test.jinja, line 1: expected an expression, found '}}'");
   EXPECT_EQ(error_of("{% endfor %}"), "test.jinja, line 1: '{% endfor %}' without a tag it closes");
   EXPECT_EQ(error_of("{{ x is palindrome }}"), "test.jinja, line 1: unsupported test 'palindrome'");
-  EXPECT_EQ(error_of("a\nb\n{{ foo.bar }}"), "test.jinja, line 3: 'foo' is undefined (reading .bar)");
+  EXPECT_EQ(error_of("a\nb\n{{ foo.bar }}"),
+            "test.jinja, line 3: 'foo' is undefined (reading .bar)");
   EXPECT_EQ(error_of("{{ 'a' + 1 }}"),
             "test.jinja, line 1: cannot add a string and an integer (use ~ or the string filter)");
   EXPECT_EQ(error_of("{% set x = 1 %}{% set x.y = 2 %}"),
             "test.jinja, line 1: cannot set 'x.y': 'x' is not a namespace()");
-  EXPECT_EQ(error_of("{{ 'a'.zfill(3) }}"), "test.jinja, line 1: 'a'.zfill is undefined (calling it)");
+  EXPECT_EQ(error_of("{{ 'a'.zfill(3) }}"),
+            "test.jinja, line 1: 'a'.zfill is undefined (calling it)");
   EXPECT_EQ(error_of("\n{{ raise_exception('Only user and assistant roles are supported!') }}"),
             "test.jinja, line 2: the template raised an error: Only user and assistant roles are "
             "supported!");
@@ -216,8 +232,9 @@ TEST(ChatTemplateErrors, BoundsOnNestingAndWork) {
   std::string blocks;
   for (int i = 0; i < 300; ++i) blocks += "{% if true %}";
   EXPECT_EQ(error_of(blocks), "test.jinja, line 1: nested more than 200 levels deep");
-  EXPECT_EQ(error_of("{% for i in range(1000) %}\n{% for j in range(1001) %}{% endfor %}{% endfor %}"),
-            "test.jinja, line 2: more than 1000000 loop iterations in one render");
+  EXPECT_EQ(
+      error_of("{% for i in range(1000) %}\n{% for j in range(1001) %}{% endfor %}{% endfor %}"),
+      "test.jinja, line 2: more than 1000000 loop iterations in one render");
 }
 
 }  // namespace

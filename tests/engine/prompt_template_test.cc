@@ -4,17 +4,17 @@
 // name the file and key, and special tokens: the template's become ids, a
 // question's never do; through the session's path the ids equal Hugging
 // Face's for the whole conversation.
+#include "engine/prompt_template.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "engine/chat_template/chat_config.h"
 #include "engine/error.h"
-#include "engine/prompt_template.h"
 #include "tests/engine/test_support.h"
 
 namespace infini {
@@ -53,16 +53,28 @@ void make_checkpoint(const std::string& name, const TempDir& dir) {
       {"128000", {{"content", "<|begin_of_text|>"}, {"special", true}}},
       {"128001", {{"content", "<|end_of_text|>"}, {"special", true}}},
       {"128009", {{"content", "<|eot_id|>"}, {"special", true}}}};
-  const nlohmann::json chatml_tokens = {{"151644", {{"content", "<|im_start|>"}, {"special", true}}},
-                                        {"151645", {{"content", "<|im_end|>"}, {"special", true}}}};
+  const nlohmann::json chatml_tokens = {
+      {"151644", {{"content", "<|im_start|>"}, {"special", true}}},
+      {"151645", {{"content", "<|im_end|>"}, {"special", true}}}};
   const std::map<std::string, Files> files = {
-      {"qwen2.5", {"qwen2.5-instruct.jinja", {{"eos_token", "<|im_end|>"}, {"added_tokens_decoder", chatml_tokens}}}},
-      {"smollm2", {"smollm2-instruct.jinja", {{"bos_token", "<|im_start|>"}, {"eos_token", "<|im_end|>"},
-                                              {"added_tokens_decoder", chatml_tokens}}}},
-      {"llama3.1", {"llama-3.1-instruct.jinja", {{"bos_token", "<|begin_of_text|>"}, {"eos_token", "<|eot_id|>"},
-                                                 {"added_tokens_decoder", llama_tokens}}}},
-      {"llama3.2", {"llama-3.2-instruct.jinja", {{"bos_token", "<|begin_of_text|>"}, {"eos_token", "<|eot_id|>"},
-                                                 {"added_tokens_decoder", llama_tokens}}}}};
+      {"qwen2.5",
+       {"qwen2.5-instruct.jinja",
+        {{"eos_token", "<|im_end|>"}, {"added_tokens_decoder", chatml_tokens}}}},
+      {"smollm2",
+       {"smollm2-instruct.jinja",
+        {{"bos_token", "<|im_start|>"},
+         {"eos_token", "<|im_end|>"},
+         {"added_tokens_decoder", chatml_tokens}}}},
+      {"llama3.1",
+       {"llama-3.1-instruct.jinja",
+        {{"bos_token", "<|begin_of_text|>"},
+         {"eos_token", "<|eot_id|>"},
+         {"added_tokens_decoder", llama_tokens}}}},
+      {"llama3.2",
+       {"llama-3.2-instruct.jinja",
+        {{"bos_token", "<|begin_of_text|>"},
+         {"eos_token", "<|eot_id|>"},
+         {"added_tokens_decoder", llama_tokens}}}}};
   const Files& f = files.at(name);
   fs::copy_file(kData / f.jinja, dir.file("chat_template.jinja"));
   write(dir.file("tokenizer_config.json"), f.config.dump());
@@ -90,7 +102,8 @@ TEST(PromptTemplateChat, PiecesPutTogetherAreTheRender) {
     for (const bool system : {false, true}) {
       TempDir dir;
       make_checkpoint(name, dir);
-      if (system) write(dir.file("prompt_template.json"), R"({"system_prompt": "Answer briefly."})");
+      if (system)
+        write(dir.file("prompt_template.json"), R"({"system_prompt": "Answer briefly."})");
       const PromptTemplate t = PromptTemplate::load(dir.path());
       ASSERT_TRUE(t.from_chat_template) << name;
       EXPECT_TRUE(t.stop.empty()) << name;  // no stop strings: answers may span lines
@@ -175,12 +188,14 @@ TEST(PromptTemplateChat, Llama3TrimsAndStopIds) {
   EXPECT_EQ(t.question_tail, "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
   // eos_token <|end_of_text|>, then the end of turn <|eot_id|>.
   EXPECT_EQ(t.stop_ids, (std::vector<int32_t>{128001, 128009}));
-  // `message['content'] | trim`: the question's trailing whitespace goes, as Hugging Face renders it.
+  // `message['content'] | trim`: the question's trailing whitespace goes, as Hugging Face renders
+  // it.
   EXPECT_TRUE(t.trims_question);
   EXPECT_EQ(t.question_pieces("Why? \n\t")[1].text, "Why?");
 
   write(dir.file("generation_config.json"), R"({"eos_token_id": [128001, 128008, 128009]})");
-  EXPECT_EQ(PromptTemplate::load(dir.path()).stop_ids, (std::vector<int32_t>{128001, 128008, 128009}));
+  EXPECT_EQ(PromptTemplate::load(dir.path()).stop_ids,
+            (std::vector<int32_t>{128001, 128008, 128009}));
 }
 
 TEST(PromptTemplateChat, TemplateFileAndPrecedence) {
@@ -220,9 +235,10 @@ TEST(PromptTemplateErrors, NameTheFileAndKey) {
     return message;
   };
   const std::string ok_template = R"({"chat_template": "{{ messages[0].content }}"})";
-  EXPECT_EQ(with({{"prompt_template.json", R"({"sytem_prompt": "x"})"}}),
-            "prompt_template.json, key sytem_prompt: unknown key (known: document_prefix, question, "
-            "summary, stop, system_prompt, summary_instruction, template_variables)");
+  EXPECT_EQ(
+      with({{"prompt_template.json", R"({"sytem_prompt": "x"})"}}),
+      "prompt_template.json, key sytem_prompt: unknown key (known: document_prefix, question, "
+      "summary, stop, system_prompt, summary_instruction, template_variables)");
   EXPECT_EQ(with({{"tokenizer_config.json", ok_template},
                   {"prompt_template.json", R"({"system_prompt": "x", "question": "{question}"})"}}),
             "prompt_template.json, key system_prompt: applies to the checkpoint's chat template, "
@@ -236,28 +252,36 @@ TEST(PromptTemplateErrors, NameTheFileAndKey) {
             "tokenizer_config.json, key chat_template, line 2: expected an expression, found '%}'");
   EXPECT_EQ(with({{"chat_template.jinja", "{{ messages | wordwrap }}"}}),
             "chat_template.jinja, line 1: unsupported filter 'wordwrap'");
-  EXPECT_EQ(with({{"tokenizer_config.json", R"({"chat_template": 3})"}}),
-            "tokenizer_config.json, key chat_template: expected a string or a list of {name, template}");
-  EXPECT_EQ(with({{"tokenizer_config.json", R"({"chat_template": [{"name": "tool_use", "template": "x"}]})"}}),
-            "tokenizer_config.json, key chat_template: no template named \"default\" among: tool_use");
+  EXPECT_EQ(
+      with({{"tokenizer_config.json", R"({"chat_template": 3})"}}),
+      "tokenizer_config.json, key chat_template: expected a string or a list of {name, template}");
+  EXPECT_EQ(
+      with({{"tokenizer_config.json",
+             R"({"chat_template": [{"name": "tool_use", "template": "x"}]})"}}),
+      "tokenizer_config.json, key chat_template: no template named \"default\" among: tool_use");
   EXPECT_EQ(with({{"tokenizer_config.json", R"({"chat_template": "x", "eos_token": 5})"}}),
             "tokenizer_config.json, key eos_token: expected a string, an object with a string "
             "\"content\", or null");
-  EXPECT_EQ(with({{"tokenizer_config.json", ok_template}, {"generation_config.json", R"({"eos_token_id": "2"})"}}),
+  EXPECT_EQ(with({{"tokenizer_config.json", ok_template},
+                  {"generation_config.json", R"({"eos_token_id": "2"})"}}),
             "generation_config.json, key eos_token_id: expected a token id or a list of token ids");
   EXPECT_EQ(with({{"tokenizer_config.json", R"({"chat_template": "{{ 'no message here' }}"})"}}),
             "tokenizer_config.json, key chat_template: the template does not render the user "
             "message's text once, as given (infini cuts the render at it)");
-  EXPECT_EQ(with({{"tokenizer_config.json",
-                   R"({"chat_template": "\n{{ raise_exception('System role not supported') }}"})"}}),
-            "tokenizer_config.json, key chat_template, line 2: the template raised an error: System "
-            "role not supported");
-  EXPECT_EQ(with({{"tokenizer_config.json", "{not json"}}).rfind("tokenizer_config.json: not valid JSON", 0), 0u);
+  EXPECT_EQ(
+      with({{"tokenizer_config.json",
+             R"({"chat_template": "\n{{ raise_exception('System role not supported') }}"})"}}),
+      "tokenizer_config.json, key chat_template, line 2: the template raised an error: System "
+      "role not supported");
+  EXPECT_EQ(with({{"tokenizer_config.json", "{not json"}})
+                .rfind("tokenizer_config.json: not valid JSON", 0),
+            0u);
 }
 
 // Through the path a session takes: the prefix pushed as template text, the
 // document streamed as user text, the question's pieces after it.
-std::vector<int32_t> session_ids(const PromptTemplate& t, std::shared_ptr<const Tokenizer> tokenizer,
+std::vector<int32_t> session_ids(const PromptTemplate& t,
+                                 std::shared_ptr<const Tokenizer> tokenizer,
                                  const std::string& document, const std::string& question) {
   StreamingEncoder encoder(tokenizer);
   std::vector<int32_t> ids = push_pieces(encoder, t.document_prefix_pieces());
@@ -274,7 +298,8 @@ std::vector<int32_t> session_ids(const PromptTemplate& t, std::shared_ptr<const 
 TEST(PromptTemplateTokens, SessionIdsEqualHuggingFaceAndQuestionsCannotForgeSpecials) {
   for (const std::string name : {"qwen3", "llama3"}) {
     if (!fs::exists(tokenizer_json(name))) {
-      GTEST_SKIP() << tokenizer_json(name) << " is not installed: cd tests/tokenizer_reference && npm ci";
+      GTEST_SKIP() << tokenizer_json(name)
+                   << " is not installed: cd tests/tokenizer_reference && npm ci";
     }
     const auto tokenizer = Tokenizer::load(tokenizer_json(name).string());
     TempDir dir;
