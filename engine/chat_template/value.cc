@@ -96,7 +96,9 @@ std::string float_text(double f) {
   // Python writes integral floats with ".0" and exponents with two digits.
   if (s.find_first_of(".en") == std::string::npos) s += ".0";
   const auto e = s.find('e');
-  if (e != std::string::npos && s[e + 1] != '-' && s[e + 1] != '+') s.insert(e + 1, "+");
+  if (e != std::string::npos && s[e + 1] != '-' && s[e + 1] != '+') {
+    s = s.substr(0, e + 1) + '+' + s.substr(e + 1);
+  }
   return s;
 }
 
