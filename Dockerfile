@@ -65,12 +65,13 @@ ARG BACKEND
 ARG CUDA_VERSION
 # The packages behind the binaries' NEEDED entries (ldd + dpkg -S): oneDNN,
 # SentencePiece, spdlog/fmt, OpenMP, gRPC++ (which pulls libgrpc29, abseil,
-# re2, c-ares, OpenSSL) and civetweb for /metrics. Protobuf is linked
+# re2, c-ares, OpenSSL), civetweb for /metrics, and PCRE2 and utf8proc for
+# Hugging Face tokenizers (regex pre-tokenizers, Unicode normalizers). Protobuf is linked
 # statically (see CMakeLists.txt), so no libprotobuf.
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       libdnnl2 libsentencepiece0 libspdlog1.10 libfmt9 libgomp1 \
-      libgrpc++1.51 libcivetweb1 \
+      libgrpc++1.51 libcivetweb1 libpcre2-8-0 libutf8proc2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 infini \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home \

@@ -459,9 +459,17 @@ void write_file(const std::string& path, const std::string& bytes) {
 TEST(ModelIdentityTest, HashesConfigThenWeights) {
   TempDir dir;
   const std::string config = "{\"hidden_size\": 32}\n";
-  std::string weights(2 * 1024 * 1024 + 12345, '\0');  // more than one read block
+  // A valid safetensors file (the identity lists a checkpoint's weight files
+  // through its reader) whose payload spans more than one read block.
+  const size_t payload = 2 * 1024 * 1024 + 12344;
+  const std::string header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" +
+                             std::to_string(payload / 4) + "],\"data_offsets\":[0," +
+                             std::to_string(payload) + "]}}";
+  std::string weights(8, '\0');
+  for (size_t i = 0; i < 8; ++i) weights[i] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  weights += header;
   std::mt19937 rng(3);
-  for (char& c : weights) c = static_cast<char>(rng());
+  for (size_t i = 0; i < payload; ++i) weights += static_cast<char>(rng());
   write_file(dir.file("config.json"), config);
   write_file(dir.file("model.safetensors"), weights);
 
