@@ -102,9 +102,15 @@ int run_command(const std::vector<std::string>& args) {
   if (doc_bytes == 0) {
     throw EngineError(ErrorCode::kInvalidArgument, "document '" + doc_path + "' is empty");
   }
-  std::fprintf(stderr, "model %s: %lld layers, segment %lld tokens, %s backend; state per session %s\n",
+  // A checkpoint without memory_gate tensors runs memory off by default: say so, or a
+  // user reads "segment 2048" and expects recall from earlier segments.
+  std::fprintf(stderr,
+               "model %s: %lld layers, segment %lld tokens, %s, %s backend; state per session %s\n",
                dir.c_str(), static_cast<long long>(config.num_layers),
-               static_cast<long long>(config.segment_size), model->backend().name().c_str(),
+               static_cast<long long>(config.segment_size),
+               model->memory_enabled() ? "memory on"
+                                       : "memory off (no memory_gate: each segment alone)",
+               model->backend().name().c_str(),
                human_bytes(static_cast<double>(model->new_session().state_bytes())).c_str());
 
   SessionState state = model->new_session();
