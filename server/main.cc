@@ -176,11 +176,11 @@ int serve(const infini::server::ServerConfig& config) {
   ReflectionService reflection({"infini.v1.LongContext", "grpc.health.v1.Health",
                                 "grpc.reflection.v1alpha.ServerReflection"});
 
-  log->info("model {} ({}): {} layers, hidden {}, {}/{} heads of {}, segment {}, {} memory, vocab {}",
+  log->info("model {} ({}): {} layers, hidden {}, {}/{} heads of {}, segment {}, memory {}, vocab {}",
             context.model_name, config.model_dir, mc.num_layers, mc.hidden_size, mc.num_heads,
             mc.num_kv_heads, mc.head_dim, mc.segment_size,
             model->memory_enabled() ? memory_update_name(mc.memory_update)
-                                    : "no (no memory_gate tensors: each segment alone)",
+                                    : "off (no memory_gate tensors: each segment alone)",
             mc.vocab_size);
   log->info("backend {}; weights {}; state per session {} (memory {} + window {})",
             model->backend().name(), human_bytes(model->weight_bytes()),
