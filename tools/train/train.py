@@ -1,7 +1,12 @@
 """Trains the demo Infini-Transformer (models/demo/) on CPU or CUDA.
 
     /usr/bin/python3 tools/train/train.py --work build/train --out models/demo [--steps N]
-        [--minutes M] [--seed S] [--device cpu|cuda]
+        [--minutes M] [--seed S] [--device cpu|cuda] [--recipe gen1|gen2] [--resume]
+
+--recipe gen1 (the default) is the shipped model's recipe; gen2 is issue
+#17's (RECIPES below: segments of 256, heads of 64, documents to 512 folds,
+all three tasks in both stages). Steps over CHECKPOINT_TOKENS tokens
+recompute each layer in the backward pass to bound memory.
 
 The model is the reference model (tools/reference/infini_reference.py); the
 forward pass used for training is fast_forward.py, proven equal to the
