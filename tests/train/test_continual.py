@@ -3,9 +3,12 @@
 - continual_forward equals the reference model (float64): logits and final
   memory, whole and in chunks with the memory carried, MHA and GQA, linear
   and delta; gradients equal with and without layer checkpointing; memory
-  forced off equals a plain Llama inside a segment.
-- hf_checkpoint: a single file and shards + index round-trip; what the
-  training model cannot represent is refused naming the key.
+  forced off equals a plain Llama inside a segment; the same for every
+  family the engine loads (Qwen2 biases, Qwen3 q/k norms, Llama 3.x
+  rope_scaling "llama3").
+- hf_checkpoint: a single file and shards + index round-trip, Qwen3 and
+  Llama 3.x included; what the training model cannot represent is refused
+  naming the key.
 - documents: .txt folders and JSONL (text or ids) read; bad lines refused.
 """
 
@@ -21,6 +24,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 sys.path.insert(0, os.path.join(ROOT, "tools", "train"))
 sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
 
+import dataclasses  # noqa: E402
+
 import continual_forward  # noqa: E402
 import documents  # noqa: E402
 import hf_checkpoint  # noqa: E402
@@ -32,6 +37,20 @@ def config(update="delta", heads=4, kv_heads=4, segment=8) -> InfiniConfig:
                         num_attention_heads=heads, num_key_value_heads=kv_heads, head_dim=8,
                         rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=True,
                         segment_size=segment, memory_update=update)
+
+
+# Llama 3.x's frequency adjustment with a context small enough that it
+# changes some of head_dim 8's four frequencies (the test's segments are 8).
+LLAMA3_ROPE = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 16}
+
+
+def family(name: str, cfg: InfiniConfig) -> InfiniConfig:
+    """cfg as one of the Hugging Face families the engine loads."""
+    return {"llama": cfg,
+            "llama3.2": dataclasses.replace(cfg, rope_scaling=LLAMA3_ROPE),
+            "qwen2": dataclasses.replace(cfg, architecture="Qwen2ForCausalLM"),
+            "qwen3": dataclasses.replace(cfg, architecture="Qwen3ForCausalLM")}[name]
 
 
 def ids_for(cfg, segments, batch=2, seed=5):
@@ -67,6 +86,34 @@ class ForwardTest(unittest.TestCase):
                     self.assertLess(rel(m[..., :-1], layer.memory), 1e-10, name)
                     self.assertLess(rel(m[..., -1], layer.norm), 1e-10, name)
                     self.assertLess(rel(c, m), 1e-10, name)
+
+    def test_every_family_equals_reference(self):
+        for name in ("llama3.2", "qwen2", "qwen3"):
+            cfg = family(name, config("delta", 4, 2))
+            model = random_model(cfg, seed=3, init_std=0.2)
+            ids = ids_for(cfg, 3)
+            with torch.no_grad():
+                expected, state = model(ids)
+                logits, memory = continual_forward.forward(model, ids)
+            self.assertLess(rel(logits, expected), 1e-10, name)
+            for m, layer in zip(memory, state.layers):
+                self.assertLess(rel(m[..., :-1], layer.memory), 1e-10, name)
+
+    def test_family_features_change_the_logits(self):
+        # The features are applied, not ignored: the same weights without them differ.
+        base = random_model(config("delta", 4, 2), seed=3, init_std=0.2)
+        ids = ids_for(base.config, 3)
+        with torch.no_grad():
+            plain, _ = continual_forward.forward(base, ids)
+            for name in ("llama3.2", "qwen3"):
+                model = random_model(family(name, base.config), seed=3, init_std=0.2)
+                model.load_state_dict(base.state_dict(), strict=False)
+                if name == "qwen3":  # norms with weights other than 1
+                    for layer in model.model.layers:
+                        layer.self_attn.q_norm.weight.fill_(1.5)
+                        layer.self_attn.k_norm.weight.fill_(0.5)
+                logits, _ = continual_forward.forward(model, ids)
+                self.assertGreater(rel(logits, plain), 1e-3, name)
 
     def test_layer_checkpointing_same_gradients(self):
         cfg = config()
@@ -116,8 +163,8 @@ class ForwardTest(unittest.TestCase):
 
 
 class CheckpointTest(unittest.TestCase):
-    def _roundtrip(self, dtype, shard_bytes):
-        cfg = config(heads=4, kv_heads=2)
+    def _roundtrip(self, dtype, shard_bytes, name="llama"):
+        cfg = family(name, config(heads=4, kv_heads=2))
         model = random_model(cfg, seed=9, init_std=0.2, dtype=torch.float32, weight_dtype=dtype)
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "src")
@@ -131,10 +178,17 @@ class CheckpointTest(unittest.TestCase):
             self.assertEqual(stored, dtype)
             self.assertEqual(raw2["max_position_embeddings"], 123)  # the source's keys kept
             self.assertTrue(os.path.isfile(os.path.join(out, "tokenizer.model")))
+            self.assertEqual(list(model.state_dict()), list(loaded.state_dict()))
+            self.assertEqual(loaded.config.rope_scaling, cfg.rope_scaling)
             for (n, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
                 tol = 0 if dtype == torch.float32 or not n.endswith("memory_gate") else 0.02
                 self.assertLessEqual((a - b).abs().max().item(), tol, n)
             return sorted(os.listdir(out))
+
+    def test_qwen3_and_llama3_round_trip(self):
+        for name in ("qwen3", "llama3.2"):
+            files = self._roundtrip(torch.bfloat16, 1 << 30, name)
+            self.assertIn("model.safetensors", files, name)
 
     def test_single_file(self):
         files = self._roundtrip(torch.float32, 1 << 30)
@@ -157,12 +211,14 @@ class CheckpointTest(unittest.TestCase):
         cfg = config()
         tensors = random_model(cfg, seed=1).checkpoint_tensors()
         cases = [
-            (dict(cfg.to_dict(), rope_scaling={"rope_type": "llama3"}), tensors, "rope_scaling"),
+            (dict(cfg.to_dict(), rope_scaling={"rope_type": "yarn", "factor": 4.0}), tensors,
+             "rope_scaling of type 'yarn'"),
             ({k: v for k, v in cfg.to_dict().items() if k != "segment_size"}, tensors, "infini convert"),
             (cfg.to_dict(), None, "neither"),
             (cfg.to_dict(), {k: v for k, v in tensors.items() if "memory_gate" not in k}, "memory_gate"),
+            # q/k norms belong to Qwen3; on a Llama they are stray tensors.
             (cfg.to_dict(), dict(tensors, **{"model.layers.0.self_attn.q_norm.weight": torch.ones(8)}),
-             "q_norm"),
+             "unexpected.*q_norm"),
         ]
         for raw, t, message in cases:
             with tempfile.TemporaryDirectory() as tmp:

@@ -28,16 +28,16 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from infini_reference import InfiniForCausalLM, sigma
+from infini_reference import InfiniForCausalLM, rope_inv_freq, sigma
 
 # Memory of one layer: [B, G, d, d+1], M in columns 0..d-1 and z in column d.
 Memory = Tensor
 
 
-# RoPE by in-segment offset, as fast_forward.py (copied: that file is the
-# demo recipe's and changes with it).
-def _rope_tables(S: int, d: int, theta: float, dtype, device) -> Tuple[Tensor, Tensor]:
-    inv_freq = theta ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+# RoPE by in-segment offset, with the reference's frequencies (plain, or
+# Llama 3.x's rope_scaling "llama3").
+def _rope_tables(cfg, dtype, device) -> Tuple[Tensor, Tensor]:
+    S, inv_freq = cfg.segment_size, rope_inv_freq(cfg)
     angles = torch.arange(S, dtype=torch.float64)[:, None] * inv_freq[None, :]
     angles = torch.cat((angles, angles), dim=-1)
     return angles.cos().to(dtype).to(device), angles.sin().to(dtype).to(device)
@@ -87,6 +87,8 @@ def _layer(layer, x: Tensor, memory: Memory, cfg, cos: Tensor, sin: Tensor, caus
     q = attn.q_proj(h).view(B, n, S, H, d).permute(0, 3, 1, 2, 4)   # [B, H, n, S, d]
     k = attn.k_proj(h).view(B, n, S, G, d).permute(0, 3, 1, 2, 4)   # [B, G, n, S, d]
     v = attn.v_proj(h).view(B, n, S, G, d).permute(0, 3, 1, 2, 4)
+    if cfg.qk_norm:  # Qwen3: before RoPE, the memory and the window, as the reference
+        q, k = attn.q_norm(q), attn.k_norm(k)
 
     q_rot, k_rot, v_h = _rotate(q, cos, sin), _rotate(k, cos, sin), v
     if rep > 1:
@@ -126,13 +128,13 @@ def forward(model: InfiniForCausalLM, ids: Tensor, memory: Optional[List[Memory]
     (None: an empty memory) -> logits [B, T, vocab] and the memory after."""
     cfg = model.config
     B, T = ids.shape
-    S, d = cfg.segment_size, cfg.head_dim
+    S = cfg.segment_size
     if T % S != 0:
         raise ValueError(f"length {T} is not a multiple of the segment size {S}")
     x = model.model.embed_tokens(ids)
     if memory is None:
         memory = empty_memory(model, B, ids.device)
-    cos, sin = _rope_tables(S, d, cfg.rope_theta, x.dtype, x.device)
+    cos, sin = _rope_tables(cfg, x.dtype, x.device)
     causal = torch.ones(S, S, dtype=torch.bool, device=x.device).triu(1)
     after = []
     for layer, m in zip(model.model.layers, memory):

@@ -8,9 +8,11 @@ the source's config.json keys kept, the weights in the source's dtype, one
 model.safetensors up to `shard_bytes` and numbered shards with an index
 above that, and the tokenizer and prompt files copied from the source.
 
-What the reference model cannot represent is refused here with the key that
-says so (q/k norms of Qwen3, rope_scaling): training it as a plain Llama
-would silently change the model.
+Every family the engine loads trains: Llama (Llama 3.x's rope_scaling
+"llama3" included), SmolLM2, Qwen2 (q/k/v biases) and Qwen3 (per-head q/k
+norms). What the reference model cannot represent (another rope_scaling
+type, an unknown architecture) is refused with the key that says so:
+training it as something else would silently change the model.
 """
 
 from __future__ import annotations
@@ -97,9 +99,6 @@ def read_tensors(directory: str) -> Dict[str, Tensor]:
 def model_config(raw: dict, origin: str) -> InfiniConfig:
     """InfiniConfig of a converted checkpoint's config.json; refuses what the
     training model would get wrong."""
-    if raw.get("rope_scaling") not in (None, {}):
-        raise CheckpointError(f"{origin}: config key \"rope_scaling\" ({raw['rope_scaling']}) is not "
-                              "supported by the training model (plain RoPE only)")
     if "segment_size" not in raw:
         raise CheckpointError(f"{origin}: no \"segment_size\": a plain checkpoint; run `infini convert` "
                               "first")
@@ -124,10 +123,6 @@ def load_model(directory: str, dtype: torch.dtype = torch.float32,
     raw = read_config(directory)
     config = model_config(raw, os.path.join(directory, "config.json"))
     tensors = read_tensors(directory)
-    for name in tensors:
-        if "q_norm" in name or "k_norm" in name:
-            raise CheckpointError(f"{directory}: tensor {name}: per-head q/k norms (Qwen3) are not "
-                                  "supported by the training model")
     stored = weight_dtype(tensors)
     biases = {name.split(".")[-2] for name in tensors if name.endswith(".bias")}
     model = InfiniForCausalLM(config, biases)
