@@ -46,13 +46,15 @@ import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 
 import fast_forward  # noqa: E402
 import prose  # noqa: E402
 import tasks  # noqa: E402
 import tokenizer as tokenizer_recipe  # noqa: E402
-from infini_reference import InfiniConfig, InfiniForCausalLM, save_checkpoint  # noqa: E402
+from infini_reference import (InfiniConfig, InfiniForCausalLM, load_checkpoint,  # noqa: E402
+                              save_checkpoint)
 
 import sentencepiece as spm  # noqa: E402
 
@@ -92,6 +94,9 @@ class Recipe:
     # (stage two has FocusStage.LATER_WEIGHT). gen1 had none, and its second
     # digit group collapsed to a constant guess until stage two (run 12).
     stage_one_later_weight: float = 0.0
+    # A model directory whose weights start the run (same shape, any segment
+    # size); the run is then stage two (FocusStage) only, from step 0.
+    warm_start: Optional[str] = None
 
 
 RECIPES = {
@@ -124,6 +129,23 @@ RECIPES = {
         focus_length_weights=(1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25),
         task_weights=(("passkey", 1.0), ("needle", 1.5), ("summary", 1.5)),
         eval_lengths=(4096, 32768), stage_one_later_weight=2.0),
+    # Issue #17, the cheaper road: the shipped model already retrieves keys
+    # through memory at every length it was trained on, so start from its
+    # weights (its shape: heads of 48) instead of from scratch, widen the
+    # segment to 128 (1M tokens = 8,192 folds; the state stays 0.7 MiB
+    # where 256 would make it 1.3 MiB) and train gen2's stage two: all three
+    # tasks, documents to 512 folds (64K tokens).
+    "gen2-warm": Recipe(
+        name="gen2-warm", segment=128, heads=4, head_dim=48,
+        lengths=(2, 4, 8, 16, 32, 64, 128, 256),
+        length_stages=((1.01, 256),), passkey_only_until=0.0,
+        task_mix=(("passkey", "repeat", 1.0),),
+        focus_mix=(("passkey", "repeat", 0.35), ("passkey", "prose", 0.20), ("needle", "repeat", 0.25),
+                   ("needle", "prose", 0.05), ("summary", "repeat", 0.15)),
+        focus_lengths=(2, 4, 8, 16, 32, 64, 128, 256, 512),
+        focus_length_weights=(1, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25),
+        task_weights=(("passkey", 1.0), ("needle", 1.5), ("summary", 1.5)),
+        eval_lengths=(4096, 32768), warm_start=os.path.join(ROOT, "models", "demo")),
 }
 
 
@@ -191,6 +213,19 @@ class Schedule:
             return self.lr * (step + 1) / warmup
         p = (step - warmup) / max(1, self.steps - warmup)
         return self.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+
+def warm_start(model: InfiniForCausalLM, directory: str) -> None:
+    """Copies a trained model's weights into `model`: every shape must match
+    (the segment size may differ; it is not a weight)."""
+    source = load_checkpoint(directory, dtype=torch.float32)
+    mine, theirs = model.config.to_dict(), source.config.to_dict()
+    for key in set(mine) | set(theirs):
+        if key != "segment_size" and mine.get(key) != theirs.get(key):
+            raise SystemExit(f"warm start from {directory}: config {key} is {theirs.get(key)!r} there, "
+                             f"{mine.get(key)!r} in this recipe")
+    with torch.no_grad():
+        model.load_state_dict(source.state_dict())
 
 
 def draw_batch(maker: tasks.TaskMaker, schedule: Schedule, step: int, seed: int,
@@ -438,9 +473,14 @@ def main() -> int:
     optimizer = torch.optim.AdamW([{"params": others, "lr_scale": 1.0},
                                    {"params": gates, "lr_scale": 10.0, "weight_decay": 0.0}],
                                   lr=args.lr, betas=(0.9, 0.95), weight_decay=0.01)
+    if recipe.warm_start:
+        warm_start(model, recipe.warm_start)
+        if not args.focus_steps:
+            raise SystemExit(f"--recipe {recipe.name} is stage two only: give --focus-steps")
     schedule = Schedule(args.steps, args.lr, recipe)
     focus = (FocusStage(args.focus_from, args.focus_steps, args.focus_lr,
-                        recipe if recipe.name != "gen1" else None) if args.focus_from else None)
+                        recipe if recipe.name != "gen1" else None)
+             if args.focus_from or recipe.warm_start else None)
     segment = recipe.segment
     last_step = args.focus_from + args.focus_steps if focus else args.steps
     end_id = sp.piece_to_id(tasks.END)
