@@ -1,7 +1,8 @@
-// The grpcurl examples of README.md, run for real: each command is read from
-// the README, its JSON is parsed into the request message exactly as
-// grpcurl would, and sent to a real infini-server through the same method.
-// So the README cannot drift from the API without this test failing.
+// The grpcurl examples of README.md (a five-line session) and of
+// docs/service.md (every method), run for real: each command is read from
+// the page, its JSON is parsed into the request message exactly as grpcurl
+// would, and sent to a real infini-server through the same method. So
+// neither page can drift from the API without this test failing.
 #include <gtest/gtest.h>
 
 #include <google/protobuf/descriptor.pb.h>
@@ -31,16 +32,24 @@ struct Command {
   std::string in_file;              // "-d @ ... < FILE": the requests come from it
 };
 
-// The ```sh block under "### The API with grpcurl".
-std::vector<Command> readme_commands() {
-  std::ifstream in(std::string(INFINI_SOURCE_DIR) + "/README.md");
+// The ```sh block under `heading` in `page` (relative to the source tree).
+std::vector<Command> page_commands(const std::string& page, const std::string& heading) {
+  std::ifstream in(std::string(INFINI_SOURCE_DIR) + "/" + page);
+  EXPECT_TRUE(in.good()) << page;
   std::stringstream all;
   all << in.rdbuf();
   const std::string text = all.str();
-  const auto section = text.find("### The API with grpcurl");
+  const auto section = text.find("\n" + heading + "\n");
+  if (section == std::string::npos) {
+    ADD_FAILURE() << page << " has no heading \"" << heading << "\"";
+    return {};
+  }
   const auto begin = text.find("```sh\n", section);
   const auto end = text.find("```\n", begin + 6);
-  EXPECT_NE(section, std::string::npos);
+  if (begin == std::string::npos || end == std::string::npos) {
+    ADD_FAILURE() << page << ": no ```sh block under \"" << heading << "\"";
+    return {};
+  }
   std::istringstream block(text.substr(begin + 6, end - begin - 6));
   std::vector<Command> out;
   std::string line;
@@ -79,7 +88,7 @@ std::vector<Command> readme_commands() {
       c.target = m[1];
       while (std::getline(block, line) && line != "EOF") c.bodies.push_back(line);
     } else {
-      ADD_FAILURE() << "README grpcurl line this test does not understand: " << line;
+      ADD_FAILURE() << page << ": a grpcurl line this test does not understand: " << line;
       continue;
     }
     out.push_back(c);
@@ -139,7 +148,7 @@ class ReadmeGrpcurlTest : public ::testing::Test {
     if (method == "GetSession") {
       v1::Session response;
       auto status = stub->GetSession(&context, parse<v1::GetSessionRequest>(body, session_), &response);
-      EXPECT_GT(response.tokens(), 0) << "the README's Ingest example should have filled it";
+      EXPECT_GT(response.tokens(), 0) << "the page's Ingest example should have filled it";
       return status;
     }
     if (method == "ListSessions") {
@@ -182,7 +191,7 @@ class ReadmeGrpcurlTest : public ::testing::Test {
     }
     if (method == "ExportSession") {
       // grpcurl prints each SnapshotChunk as JSON (bytes in base64); kept
-      // under the file name the README redirects them to.
+      // under the file name the page redirects them to.
       auto reader = stub->ExportSession(&context, parse<v1::ExportSessionRequest>(body, session_));
       v1::SnapshotChunk chunk;
       std::vector<std::string>& file = files_[c.out_file];
@@ -208,8 +217,53 @@ class ReadmeGrpcurlTest : public ::testing::Test {
       session_ = response.id();
       return status;
     }
-    ADD_FAILURE() << "unknown method in README: " << c.target;
+    ADD_FAILURE() << "unknown method in the page: " << c.target;
     return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, c.target);
+  }
+
+  // Runs every command in order; returns the methods called.
+  std::set<std::string> run_all(const std::vector<Command>& commands) {
+    std::set<std::string> methods;
+    for (const auto& c : commands) {
+      SCOPED_TRACE(c.text);
+      if (c.verb == "list") {
+        rv::ServerReflectionRequest request;
+        request.set_list_services("");
+        auto responses = reflect(request);
+        if (responses.size() != 1u) {
+          ADD_FAILURE() << "reflection gave " << responses.size() << " responses";
+          continue;
+        }
+        std::set<std::string> names;
+        for (const auto& s : responses[0].list_services_response().service()) {
+          names.insert(s.name());
+        }
+        EXPECT_TRUE(names.count("infini.v1.LongContext"));
+        EXPECT_TRUE(names.count("grpc.health.v1.Health"));
+      } else if (c.verb == "describe") {
+        rv::ServerReflectionRequest request;
+        request.set_file_containing_symbol(c.target);
+        auto responses = reflect(request);
+        if (responses.size() != 1u) {
+          ADD_FAILURE() << "reflection gave " << responses.size() << " responses";
+          continue;
+        }
+        bool found = false;
+        for (const auto& bytes : responses[0].file_descriptor_response().file_descriptor_proto()) {
+          google::protobuf::FileDescriptorProto file;
+          EXPECT_TRUE(file.ParseFromString(bytes));
+          for (const auto& service : file.service()) {
+            found |= file.package() + "." + service.name() == c.target;
+          }
+        }
+        EXPECT_TRUE(found) << c.target << " not described";
+      } else {
+        methods.insert(c.target);
+        const grpc::Status status = run(c);
+        EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+      }
+    }
+    return methods;
   }
 
   std::unique_ptr<ServerProcess> server_;
@@ -217,41 +271,21 @@ class ReadmeGrpcurlTest : public ::testing::Test {
   std::map<std::string, std::vector<std::string>> files_;  // "> FILE" outputs
 };
 
-TEST_F(ReadmeGrpcurlTest, EveryExampleWorksAgainstTheServer) {
-  const auto commands = readme_commands();
-  ASSERT_GE(commands.size(), 12u);
-  std::set<std::string> methods;
-  for (const auto& c : commands) {
-    SCOPED_TRACE(c.text);
-    if (c.verb == "list") {
-      rv::ServerReflectionRequest request;
-      request.set_list_services("");
-      auto responses = reflect(request);
-      ASSERT_EQ(responses.size(), 1u);
-      std::set<std::string> names;
-      for (const auto& s : responses[0].list_services_response().service()) names.insert(s.name());
-      EXPECT_TRUE(names.count("infini.v1.LongContext"));
-      EXPECT_TRUE(names.count("grpc.health.v1.Health"));
-    } else if (c.verb == "describe") {
-      rv::ServerReflectionRequest request;
-      request.set_file_containing_symbol(c.target);
-      auto responses = reflect(request);
-      ASSERT_EQ(responses.size(), 1u);
-      bool found = false;
-      for (const auto& bytes : responses[0].file_descriptor_response().file_descriptor_proto()) {
-        google::protobuf::FileDescriptorProto file;
-        ASSERT_TRUE(file.ParseFromString(bytes));
-        for (const auto& service : file.service()) {
-          found |= file.package() + "." + service.name() == c.target;
-        }
-      }
-      EXPECT_TRUE(found) << c.target << " not described";
-    } else {
-      methods.insert(c.target);
-      const grpc::Status status = run(c);
-      EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
-    }
+// The README's five-line session: the first thing a newcomer types.
+TEST_F(ReadmeGrpcurlTest, ReadmeSessionWorksAgainstTheServer) {
+  const auto commands = page_commands("README.md", "## Try it with grpcurl");
+  ASSERT_GE(commands.size(), 5u);
+  const auto methods = run_all(commands);
+  for (const char* m : {"CreateSession", "Ingest", "Ask", "GetSession"}) {
+    EXPECT_TRUE(methods.count(std::string("infini.v1.LongContext/") + m)) << m;
   }
+}
+
+// docs/service.md's reference: an example of every method.
+TEST_F(ReadmeGrpcurlTest, ServiceReferenceExamplesWorkAgainstTheServer) {
+  const auto commands = page_commands("docs/service.md", "## The API with grpcurl");
+  ASSERT_GE(commands.size(), 12u);
+  const auto methods = run_all(commands);
   // Every RPC of the service has an example.
   for (const char* m : {"CreateSession", "GetSession", "ListSessions", "DeleteSession",
                         "ForkSession", "Ingest", "Ask", "Summarize", "ExportSession",
