@@ -18,7 +18,7 @@
 #        stays Debian 12 rather than nvidia/cuda:*-ubuntu because the
 #        binaries link Debian 12's gRPC 1.51, spdlog 1.10 and oneDNN 2, whose
 #        sonames Ubuntu's images do not carry. Not built on the development
-#        machines (no Docker engine there): see README "CUDA backend".
+#        machines (no Docker engine there): see docs/cuda.md.
 ARG BACKEND=cpu
 ARG CUDA_VERSION=13-0
 

@@ -54,7 +54,7 @@ class Scheduler {
   // wake the one that went idle last: under light load one hot thread keeps
   // a session's work, with its OpenMP team, instead of the work hopping
   // between threads (measured: 2 workers alternating ran the server bench
-  // about 6% slower than 1; see README).
+  // about 6% slower than 1; see docs/benchmarks.md).
   struct Worker {
     std::condition_variable wake;
     bool signalled = false;

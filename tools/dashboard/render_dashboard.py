@@ -2,7 +2,7 @@
 queries saved by the stack test (tests/e2e/prometheus_stack_test.cc with
 INFINI_DASHBOARD_DUMP=DIR): DIR/dashboard.json and DIR/<panel id>-<refId>.json,
 each a /api/v1/query_range response. A picture of what an operator sees, for
-docs/ and the README; it is not Grafana's own rendering.
+docs/deployment.md; it is not Grafana's own rendering.
 
     /usr/bin/python3 tools/dashboard/render_dashboard.py DIR OUT.png
 """
