@@ -1,7 +1,7 @@
 """Writes a random-weight checkpoint laid out exactly as a model on the Hugging Face Hub.
 
     /usr/bin/python3 tools/reference/make_hf_checkpoint.py --family qwen2.5 --out DIR \
-        [--layers N] [--shards K] [--seed S] [--dtype bf16|f16|f32] [--no-tokenizer]
+        [--layers N] [--tiny] [--shards K] [--seed S] [--dtype bf16|f16|f32] [--no-tokenizer]
     /usr/bin/python3 tools/reference/make_hf_checkpoint.py --reference DIR --ids "1 2 3" --logits OUT
 
 Families and the model whose files are imitated:
@@ -12,7 +12,9 @@ Families and the model whose files are imitated:
     llama3.2  meta-llama/Llama-3.2-1B-Instruct     (LlamaForCausalLM, rope_scaling llama3)
 
 The directory holds config.json with that model's real keys and values
-(num_hidden_layers lowered with --layers, for speed), generation_config.json,
+(num_hidden_layers lowered with --layers, for speed; --tiny also narrows the
+layers to hidden 64, 4 heads and 2 KV heads of 16, MLP 128, keeping the
+vocabulary, for tests that train on a CPU), generation_config.json,
 the weights (one model.safetensors, or --shards K files named
 model-0000i-of-0000K.safetensors with model.safetensors.index.json, as the
 larger models of these families ship) with exactly the Hub's tensor names,
@@ -342,9 +344,20 @@ def write_tokenizer(family: str, directory: str) -> None:
         shutil.copyfile(os.path.join(source, name), os.path.join(directory, name))
 
 
+# --tiny: the family's layer kinds (biases, q/k norms, rope scaling) at a
+# width that trains in seconds on a CPU; the vocabulary stays the tokenizer's.
+TINY = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+        "num_key_value_heads": 2}
+TINY_HEAD_DIM = 16
+
+
 def make_checkpoint(family: str, out: str, layers: int, shards: int, seed: int, dtype: str,
-                    tokenizer: bool) -> None:
+                    tokenizer: bool, tiny: bool = False) -> None:
     config = dict(CONFIGS[family])
+    if tiny:
+        config.update(TINY)
+        if "head_dim" in config:
+            config["head_dim"] = TINY_HEAD_DIM
     if layers:
         config["num_hidden_layers"] = layers
         if "max_window_layers" in config:
@@ -380,6 +393,8 @@ def main() -> int:
     parser.add_argument("--family", choices=sorted(CONFIGS))
     parser.add_argument("--out")
     parser.add_argument("--layers", type=int, default=0, help="num_hidden_layers (default: the model's)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="hidden 64, 4 heads (2 KV) of 16, MLP 128: trains in seconds on a CPU")
     parser.add_argument("--shards", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dtype", choices=sorted(_DTYPES), default="bf16")
@@ -399,7 +414,7 @@ def main() -> int:
     if args.shards < 1 or args.layers < 0:
         parser.error("--shards must be >= 1 and --layers >= 0")
     make_checkpoint(args.family, args.out, args.layers, args.shards, args.seed, args.dtype,
-                    not args.no_tokenizer)
+                    not args.no_tokenizer, args.tiny)
     return 0
 
 

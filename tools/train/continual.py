@@ -6,7 +6,7 @@ Infini weights. docs/continual-training.md has the why and the GPU command.
     /usr/bin/python3 tools/train/continual.py --model CONVERTED --out DIR --work DIR
         [--text DIR_OR_JSONL] [--synthetic-share F] [--minutes M | --steps N]
         [--lengths 2,4,8,16] [--tokens-per-step T] [--lr 1e-4] [--gate-lr 1e-2]
-        [--bptt K] [--grad-checkpoint] [--device cuda|cpu]
+        [--bptt K] [--grad-checkpoint] [--device cuda|cpu] [--infini BIN]
 
 - Documents are cut into segments of the checkpoint's segment_size and
   read segment by segment, the memory (M, z) carried across all of them and
@@ -20,6 +20,9 @@ Infini weights. docs/continual-training.md has the why and the GPU command.
   file, or a .jsonl file of {"text": ...}), windows of 2..max segments; and/or
   the synthetic passkey task of docs/demo-tasks.md (--synthetic-share), with
   a curriculum from keys near the question to keys at any depth.
+  Text is tokenised with the checkpoint's tokenizer; a tokenizer.json
+  without the `tokenizers` package goes through `infini tokenize` (--infini
+  BIN, else $INFINI_BIN, else build/bin/infini).
 - How far retrieval generalises tracks the number of memory folds seen in
   training (training-notes.md): train on documents with as many segments as
   you can afford (--lengths).
@@ -59,6 +62,41 @@ class Sample:
 
     def __init__(self, ids: List[int], answer_start: Optional[int] = None):
         self.ids, self.answer_start = ids, answer_start
+
+
+class PasskeyTasks(tasks.TaskMaker):
+    """The synthetic task with the checkpoint's own tokens for the <end>
+    marker: one piece in the demo tokenizer; in a Hub model's (byte-level BPE)
+    just text, several tokens ("<", "end", ">"), all of which follow the
+    answer, so the model learns to write the whole stop string that
+    `infini eval` stops on."""
+
+    def __init__(self, encoder: documents.Encoder, prose_sentences: List[str]):
+        space_id = encoder.piece_id("\u2581")
+        space_id = -1 if space_id is None else space_id
+        end_id = encoder.piece_id(tasks.END)
+        if end_id is not None:
+            self.end_ids = [end_id]
+        else:
+            self.end_ids = encoder.encode(tasks.END)
+            # A SentencePiece-style tokenizer starts a text with a lone "▁";
+            # after the answer there is none (as for the answer itself).
+            if len(self.end_ids) > 1 and self.end_ids[0] == space_id:
+                self.end_ids = self.end_ids[1:]
+        super().__init__(encoder.encode, self.end_ids[-1], prose_sentences, space_id)
+        # The filler's token counts in one go: through `infini tokenize`, one
+        # process instead of one per sentence of the first long document
+        # (where it cannot batch, the prose is counted as it is drawn).
+        fillers = list(dict.fromkeys(list(tasks.REPEAT_FILLER) + [tasks.DOCUMENT_PREFIX + tasks.INSTRUCTION]
+                                     + (list(prose_sentences) if encoder.batched else [])))
+        for sentence, ids in zip(fillers, encoder.encode_many(fillers)):
+            self._count[sentence] = len(ids)
+
+    def make(self, *args, **kwargs) -> tasks.Sample:
+        sample = super().make(*args, **kwargs)
+        if len(self.end_ids) > 1:
+            sample.ids = sample.ids[:-1] + self.end_ids
+        return sample
 
 
 class Curriculum:
@@ -212,6 +250,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--infini", help="the infini binary that tokenises a tokenizer.json when the "
+                    "`tokenizers` package is missing (default: $INFINI_BIN, else build/bin/infini)")
     args = ap.parse_args()
     if not args.minutes and not args.steps:
         ap.error("give a budget: --minutes or --steps")
@@ -240,8 +280,8 @@ def main() -> int:
 
     try:
         model, raw_config, stored_dtype = hf_checkpoint.load_model(args.model, torch.float32)
-        encoder = documents.load_encoder(args.model)
-        text_docs = (documents.read_documents(args.text, encoder.encode, model.config.vocab_size)
+        encoder = documents.load_encoder(args.model, args.infini)
+        text_docs = (documents.read_documents(args.text, encoder, model.config.vocab_size)
                      if args.text else None)
     except (hf_checkpoint.CheckpointError, documents.DocumentError) as e:
         print(f"continual.py: {e}", file=sys.stderr)
@@ -250,13 +290,11 @@ def main() -> int:
     model.to(args.device)
     maker = None
     if args.synthetic_share > 0 or args.eval_every:
-        # The task's markers are single pieces in the demo tokenizer; in
-        # another model's they are just text, which works the same.
-        end_id = encoder.piece_id(tasks.END)
-        space_id = encoder.piece_id("\u2581")
-        maker = tasks.TaskMaker(encoder.encode, encoder.encode(tasks.END)[-1] if end_id is None else end_id,
-                                prose.load_sentences(*prose.TRAIN_SOURCES),
-                                -1 if space_id is None else space_id)
+        try:
+            maker = PasskeyTasks(encoder, prose.load_sentences(*prose.TRAIN_SOURCES))
+        except documents.DocumentError as e:
+            print(f"continual.py: {e}", file=sys.stderr)
+            return 2
 
     gates = [p for n, p in model.named_parameters() if n.endswith("memory_gate")]
     decayed = [p for n, p in model.named_parameters() if not n.endswith("memory_gate") and p.dim() >= 2]

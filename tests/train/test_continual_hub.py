@@ -1,0 +1,106 @@
+"""Continual training of a Hub-shaped checkpoint end to end (CTest:
+train.continual_hub): what a user with Qwen3's files does, in miniature.
+
+1. make_hf_checkpoint.py --family qwen3 --tiny: Qwen3's layout and real
+   tokenizer.json (byte-level BPE), random weights at hidden 64;
+2. infini convert --segment 16 --update delta;
+3. continual.py --steps 2 on a folder of .txt documents, then on the
+   synthetic passkey task (whose <end> is several tokens in this
+   vocabulary), with an evaluation; the tokenizer.json is read by
+   `infini tokenize` where the `tokenizers` package is missing;
+4. each trained directory loads in `infini run`, its tokenizer files the
+   source's.
+
+    /usr/bin/python3 tests/train/test_continual_hub.py [--infini BIN]
+"""
+
+import filecmp
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools", "train"))
+
+import documents  # noqa: E402
+
+PYTHON = "/usr/bin/python3"  # Debian's PyTorch
+INFINI = None  # --infini, else documents.find_infini()
+
+DOCUMENTS = {
+    "a.txt": "The grass is green. The sky is blue. The sun is yellow. Here we go. " * 6,
+    "b.txt": "<|im_start|>user\nCaf\u00e9 costs 12345 \u20ac.<|im_end|>\n" * 8,
+    "sub/c.txt": "There and back again. The pass key is 71432. Remember it. " * 6,
+}
+
+
+def run(argv, timeout=120):
+    start = time.time()
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    shown = " ".join([os.path.basename(argv[0]), os.path.basename(argv[1])] + argv[2:])
+    print(f"  {time.time() - start:5.1f} s  {shown[:140]}", flush=True)
+    if done.returncode != 0:
+        raise AssertionError(f"{argv} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+class ContinualHubTest(unittest.TestCase):
+    def test_qwen3_converted_trains_and_loads(self):
+        infini = INFINI or documents.find_infini()
+        with tempfile.TemporaryDirectory() as tmp:
+            hf, converted = os.path.join(tmp, "hf"), os.path.join(tmp, "converted")
+            run([PYTHON, os.path.join(ROOT, "tools", "reference", "make_hf_checkpoint.py"),
+                 "--family", "qwen3", "--tiny", "--layers", "1", "--out", hf])
+            run([infini, "convert", "--from", hf, "--out", converted, "--segment", "16",
+                 "--update", "delta"])
+            text = os.path.join(tmp, "text")
+            for name, body in DOCUMENTS.items():
+                os.makedirs(os.path.dirname(os.path.join(text, name)), exist_ok=True)
+                with open(os.path.join(text, name), "w", encoding="utf-8") as f:
+                    f.write(body)
+            common = ["--steps", "2", "--lengths", "2", "--tokens-per-step", "64", "--lr", "1e-3",
+                      "--device", "cpu", "--threads", "2", "--infini", infini]
+            runs = {
+                "text": ["--text", text, "--eval-every", "0"],
+                "synthetic": ["--eval-every", "1", "--eval-lengths", "48", "--eval-trials", "1"],
+            }
+            doc = os.path.join(tmp, "doc.txt")
+            with open(doc, "w", encoding="utf-8") as f:
+                f.write(DOCUMENTS["sub/c.txt"])
+            for name, extra in runs.items():
+                out, work = os.path.join(tmp, "out-" + name), os.path.join(tmp, "work-" + name)
+                done = run([PYTHON, os.path.join(ROOT, "tools", "train", "continual.py"),
+                            "--model", converted, "--out", out, "--work", work] + common + extra)
+                self.assertIn("user text" if name == "text" else "synthetic passkey", done.stdout)
+                with open(os.path.join(out, "continual-report.json")) as f:
+                    report = json.load(f)
+                self.assertEqual(report["steps"], 2)
+                if name == "synthetic":
+                    self.assertIn("48", report["teacher_forced_exact"])
+                for companion in ("tokenizer.json", "tokenizer_config.json"):
+                    self.assertTrue(filecmp.cmp(os.path.join(hf, companion),
+                                                os.path.join(out, companion), shallow=False),
+                                    companion)
+                with open(os.path.join(out, "config.json")) as f:
+                    config = json.load(f)
+                self.assertEqual((config["segment_size"], config["memory_update"]), (16, "delta"))
+                self.assertEqual(config["architectures"], ["Qwen3ForCausalLM"])
+                done = run([infini, "run", "--model", out, "--doc", doc, "--question",
+                            "What is the pass key?", "--max-tokens", "4", "--no-progress"])
+                self.assertIn("segment 16 tokens", done.stderr)
+                self.assertIn("memory on", done.stderr)
+
+
+if __name__ == "__main__":
+    argv = sys.argv[:1]
+    args = iter(sys.argv[1:])
+    for arg in args:
+        if arg == "--infini":
+            INFINI = next(args)
+        else:
+            argv.append(arg)
+    unittest.main(argv=argv)
