@@ -97,7 +97,7 @@ COPY --from=build /src/build/bin/infini-server /src/build/bin/infini-client \
      /src/build/bin/infini /usr/local/bin/
 # lib/infini, found from the binaries at ../lib/infini: what lets civetweb
 # serve /metrics over https with OpenSSL 3 (--metrics-tls-cert; see
-# server/civetweb_openssl.h) and, with BACKEND=cuda, the CUDA backend plugin
+# server/metrics/civetweb_openssl.h) and, with BACKEND=cuda, the CUDA backend plugin
 # libinfini-cuda.so (engine/cuda_plugin.h).
 COPY --from=build /src/build/lib/infini/ /usr/local/lib/infini/
 COPY models/demo /app/models/demo

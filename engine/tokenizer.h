@@ -29,7 +29,7 @@ namespace infini {
 enum class SpecialTokens { kAsText, kParse };
 
 // Where text pending in a StreamingEncoder starts; a session snapshot keeps it with
-// the pending text (server/session_snapshot.*: stored as a u8, values fixed).
+// the pending text (server/sessions/session_snapshot.*: stored as a u8, values fixed).
 enum class PendingStart : uint8_t {
   kDocumentStart,  // nothing emitted yet (Hugging Face: a segment starts here)
   kWhitespace,     // after a safe cut (SentencePiece: before a whitespace run)

@@ -36,10 +36,10 @@ struct ServerConfig {
   int64_t max_sessions_per_tenant = 0;  // --max-sessions-per-tenant, INFINI_MAX_SESSIONS_PER_TENANT
   // --snapshot-dir, INFINI_SNAPSHOT_DIR: where sessions are made durable ("" = memory only).
   std::string snapshot_dir;
-  // --auth-tokens, INFINI_AUTH_TOKENS: the bearer-token file (server/token_store.h);
+  // --auth-tokens, INFINI_AUTH_TOKENS: the bearer-token file (server/security/token_store.h);
   // "" = no authentication, every caller is tenant "".
   std::string auth_tokens_file;
-  // TLS (server/tls_credentials.h); all "" = plaintext. Files are PEM.
+  // TLS (server/security/tls_credentials.h); all "" = plaintext. Files are PEM.
   std::string tls_cert_file;          // --tls-cert, INFINI_TLS_CERT (with --tls-key)
   std::string tls_key_file;           // --tls-key, INFINI_TLS_KEY
   std::string tls_client_ca_file;     // --tls-client-ca, INFINI_TLS_CLIENT_CA: require client certs

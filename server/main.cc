@@ -13,16 +13,16 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/error.h"
-#include "server/config.h"
-#include "server/cpu_budget.h"
-#include "server/logging.h"
-#include "server/long_context_service.h"
-#include "server/metrics_http.h"
-#include "server/reflection_service.h"
-#include "server/session_persistence.h"
-#include "server/tls_credentials.h"
-#include "server/token_store.h"
 #include "proto/grpc/health/v1/health.pb.h"
+#include "server/config.h"
+#include "server/logging.h"
+#include "server/metrics/metrics_http.h"
+#include "server/rpc/long_context_service.h"
+#include "server/rpc/reflection_service.h"
+#include "server/scheduling/cpu_budget.h"
+#include "server/security/tls_credentials.h"
+#include "server/security/token_store.h"
+#include "server/sessions/session_persistence.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // from one server process and imported into another (same model) has the
 // counts and labels (under a new id) and answers exactly as the original, now and
 // after more text; every bad snapshot gets a clear error naming the reason.
-#include "server/session_snapshot.h"
+#include "server/sessions/session_snapshot.h"
 #include "tests/e2e/e2e_support.h"
 
 namespace infini::e2e {

@@ -1,5 +1,5 @@
 // Serialized infini.v1 requests -> the server's own request validation
-// (server/request_validation.h), as the RPC handlers run it before any session
+// (server/rpc/request_validation.h), as the RPC handlers run it before any session
 // or engine is involved. Each check either accepts, giving values within the
 // server's limits, or throws ServiceError(INVALID_ARGUMENT) with a message that
 // names the field; no other exception and no crash. Bytes that are not a valid
@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "proto/infini/v1/long_context.pb.h"
-#include "server/request_validation.h"
+#include "server/rpc/request_validation.h"
 #include "server/status.h"
 #include "tests/fuzz/fuzz_check.h"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "server/session_snapshot.h"
+#include "server/sessions/session_snapshot.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

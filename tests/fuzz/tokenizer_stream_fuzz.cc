@@ -46,7 +46,7 @@
 #include "engine/error.h"
 #include "engine/sentencepiece_tokenizer.h"
 #include "engine/tokenizer.h"
-#include "server/utf8_validator.h"
+#include "server/sessions/utf8_validator.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace infini {

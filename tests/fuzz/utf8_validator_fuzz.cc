@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/utf8_validator.h"
+#include "server/sessions/utf8_validator.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -1,0 +1,234 @@
+#include "server/rpc/ingest_reactor.h"
+
+#include <chrono>
+
+#include "server/admission/limit.h"
+#include "server/rpc/request_validation.h"
+#include "server/rpc/session_proto.h"
+#include "server/status.h"
+
+namespace infini::server {
+
+IngestReactor::IngestReactor(const ServiceContext& context,
+                             const grpc::CallbackServerContext& ctx, v1::IngestResponse* response)
+    : context_(context), response_(response), call_(context, "Ingest") {
+  try {
+    tenant_ = caller_tenant(context_.authenticator, ctx);
+    if (context_.streams != nullptr) stream_slot_ = context_.streams->acquire();
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+    return;
+  }
+  StartRead(&request_);
+}
+
+void IngestReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    // The client closed its side (or the call was cancelled): nothing is in flight.
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "ingest cancelled by the client"));
+    } else if (session_ == nullptr) {
+      finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "empty Ingest stream: the first message must set session_id or create"));
+    } else {
+      finish_durably();
+    }
+    return;
+  }
+  try {
+    accept(std::move(request_));
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+  }
+}
+
+void IngestReactor::OnCancel() { cancelled_ = true; }
+
+void IngestReactor::OnDone() {
+  if (session_ != nullptr) --session_->users;
+  delete this;
+}
+
+void IngestReactor::accept(v1::IngestRequest request) {
+  const IngestTarget target =
+      check_ingest_message(request, first_message_, context_.model->config().vocab_size);
+  check_message_bytes(request.ByteSizeLong(), context_.max_message_bytes, "Ingest message");
+  if (first_message_) {
+    first_message_ = false;
+    if (target == IngestTarget::kCreate) {
+      Labels labels(request.create().labels().begin(), request.create().labels().end());
+      session_ = context_.sessions->create(labels, tenant_);
+    } else {
+      session_ = context_.sessions->get(request.session_id(), tenant_);
+    }
+    call_.set_session(session_->id);
+    ++session_->users;  // never evicted while this stream is open (see OnDone)
+  }
+  if (context_.chunk_rate != nullptr && request.chunk_case() != v1::IngestRequest::CHUNK_NOT_SET) {
+    context_.chunk_rate->take(session_->id);
+  }
+  auto chunk = std::make_shared<v1::IngestRequest>(std::move(request));
+  const bool queued = context_.scheduler->submit(session_->queue, [this, chunk] {
+    try {
+      if (cancelled_) {
+        finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                            "ingest cancelled by the client; the chunk was not read"));
+        return;
+      }
+      apply(*chunk);
+    } catch (...) {
+      finish(call_.status_of_current_exception());
+      return;
+    }
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED,
+                          "ingest cancelled by the client after " + std::to_string(chunks_) +
+                              " chunks; every chunk read counted whole"));
+    } else {
+      StartRead(&request_);
+    }
+  });
+  context_.metrics->set_queue_depth(context_.scheduler->queued());
+  if (!queued) {
+    throw LimitExceeded(Limit::kQueue,
+                       "the engine queue is full; the chunk was not read, retry later");
+  }
+}
+
+void IngestReactor::apply(const v1::IngestRequest& request) {
+  Session& s = *session_;
+  context_.sessions->ensure_resident(s);  // an evicted session comes back first
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<int32_t> ids;
+  int64_t bytes = 0;
+  // A working copy: if the chunk is rejected the encoder is left as it was.
+  StreamingEncoder encoder = s.encoder;
+  Utf8Validator::Result utf8{};
+  bool text = false;
+  switch (request.chunk_case()) {
+    case v1::IngestRequest::kText:
+    case v1::IngestRequest::kTextBytes: {
+      const std::string& data =
+          request.has_text_bytes() ? request.text_bytes() : request.text();
+      utf8 = s.utf8.check(data);
+      if (utf8.invalid_at) {
+        throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                           "invalid UTF-8 at byte offset " + std::to_string(*utf8.invalid_at) +
+                               " of the session's text (byte " +
+                               std::to_string(*utf8.invalid_at - s.utf8.offset()) +
+                               " of this chunk); the chunk was not read");
+      }
+      ids = encoder.push(data);
+      bytes = static_cast<int64_t>(data.size());
+      text = true;
+      break;
+    }
+    case v1::IngestRequest::kTokenIds: {
+      // Token ids continue the stream after any text still pending.
+      if (!s.utf8.complete()) {
+        throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                           "token_ids after text that ends inside a UTF-8 character");
+      }
+      ids = encoder.finish();
+      ids.insert(ids.end(), request.token_ids().ids().begin(), request.token_ids().ids().end());
+      break;
+    }
+    case v1::IngestRequest::CHUNK_NOT_SET:
+      break;
+  }
+  if (request.flush()) {
+    if (!(text ? utf8.needed == 0 : s.utf8.complete())) {
+      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                         "flush requested but the text ends inside a UTF-8 character");
+    }
+    auto rest = encoder.finish();
+    ids.insert(ids.end(), rest.begin(), rest.end());
+  }
+  ForwardStats stats;
+  s.read(*context_.model, ids, &stats);  // whole segments now, the rest waits (see Session)
+  s.encoder = std::move(encoder);
+  if (text) s.utf8.commit(utf8);
+  s.publish();
+  s.touch();
+
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ++chunks_;
+  bytes_ += bytes;
+  tokens_ += static_cast<int64_t>(ids.size());
+  segments_ += stats.segments_folded;
+  seconds_ += seconds;
+  call_.add_tokens(static_cast<int64_t>(ids.size()));
+  context_.metrics->record_ingest_chunk(static_cast<int64_t>(ids.size()), seconds);
+  if (stats.segments_folded > 0) {
+    context_.metrics->record_segment_folds(stats.segments_folded, stats.fold_seconds);
+  }
+}
+
+void IngestReactor::finish_durably() {
+  if (context_.persistence == nullptr) {
+    finish(grpc::Status::OK);
+    return;
+  }
+  // On the session's queue, after every chunk of this call: the snapshot
+  // holds all of them, and no other task changes the state meanwhile.
+  const bool queued = context_.scheduler->submit(session_->queue, [this] {
+    try {
+      context_.sessions->ensure_resident(*session_);
+      context_.persistence->write(*context_.sessions, *session_);
+    } catch (const std::exception& e) {
+      finish(grpc::Status(grpc::StatusCode::INTERNAL,
+                          std::string("every chunk was read, but the session's snapshot was not "
+                                      "written, so it would not survive a restart: ") +
+                              e.what()));
+      return;
+    }
+    // DeleteSession does not wait for this call: if it removed the session
+    // (and its file) while the snapshot was written, the file must go too,
+    // or a restart would bring the deleted session back (found by the soak
+    // test). Checked after the write, so one of the two always unlinks last.
+    bool still_held = false;
+    try {
+      still_held = context_.sessions->get(session_->id, tenant_) == session_;
+    } catch (const ServiceError&) {
+    }
+    if (!still_held) context_.persistence->remove(session_->id);
+    finish(grpc::Status::OK);
+  });
+  if (!queued) {
+    finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "every chunk was read, but the engine queue is full so the session's "
+                        "snapshot was not written; the next Ingest writes it"));
+  }
+}
+
+void IngestReactor::finish(const grpc::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  if (status.ok()) {
+    fill_session_proto(*session_, *context_.sessions, context_.model_name,
+                       response_->mutable_session());
+    response_->set_chunks(chunks_);
+    response_->set_bytes(bytes_);
+    response_->set_tokens(tokens_);
+    response_->set_segments(segments_);
+    response_->set_seconds(seconds_);
+  }
+  if (!status.ok() && session_ != nullptr && status.error_code() != grpc::StatusCode::CANCELLED) {
+    // The chunks read before the error stay read: say where they are, so a
+    // client whose first message created the session can find it.
+    const grpc::Status named(status.error_code(),
+                             status.error_message() + " (session " + session_->id + " holds " +
+                                 std::to_string(session_->tokens.load()) + " tokens)");
+    call_.done(named);
+    Finish(named);
+    return;
+  }
+  call_.done(status);
+  Finish(status);
+}
+
+}  // namespace infini::server

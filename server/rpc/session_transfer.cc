@@ -1,0 +1,271 @@
+#include "server/rpc/session_transfer.h"
+
+#include <algorithm>
+
+#include "server/admission/limit.h"
+#include "server/rpc/request_validation.h"
+#include "server/rpc/session_proto.h"
+#include "server/security/authenticator.h"
+#include "server/sessions/session_id.h"
+#include "server/sessions/session_snapshot.h"
+#include "server/sessions/snapshot_store.h"
+#include "server/status.h"
+
+namespace infini::server {
+namespace {
+
+constexpr int64_t kMetadataAllowanceBytes = int64_t{1} << 20;
+
+// Damaged or foreign bytes are the caller's to fix (INVALID_ARGUMENT); a
+// sound snapshot this server cannot use is a matter of which server gets it
+// (FAILED_PRECONDITION).
+ServiceError import_error(const SnapshotError& e) {
+  using Kind = SnapshotError::Kind;
+  const bool sound = e.kind() == Kind::kOtherModel || e.kind() == Kind::kFutureVersion;
+  return ServiceError(
+      sound ? grpc::StatusCode::FAILED_PRECONDITION : grpc::StatusCode::INVALID_ARGUMENT,
+      std::string("snapshot not imported: ") + e.what());
+}
+
+}  // namespace
+
+int64_t max_snapshot_bytes(const SessionManager& sessions) {
+  const int64_t segment = sessions.model().config().segment_size;
+  return sessions.state_bytes_per_session() + segment * int64_t{sizeof(int32_t)} +
+         2 * static_cast<int64_t>(StreamingEncoder::kMaxPendingBytes) + kMetadataAllowanceBytes;
+}
+
+// ---- ExportSession --------------------------------------------------------
+
+ExportReactor::ExportReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
+                             const std::string& session_id)
+    : context_(context), call_(context, "ExportSession") {
+  try {
+    const std::string tenant = caller_tenant(context_.authenticator, ctx);
+    require_id(session_id, "session_id");
+    call_.set_session(session_id);
+    if (context_.streams != nullptr) slot_ = context_.streams->acquire();
+    session_ = context_.sessions->get(session_id, tenant);
+    ++session_->users;  // not evicted while its bytes are taken (see OnDone)
+    const bool queued = context_.scheduler->submit(session_->queue, [this] { take_snapshot(); });
+    context_.metrics->set_queue_depth(context_.scheduler->queued());
+    if (!queued) {
+      throw LimitExceeded(Limit::kQueue,
+                         "the engine queue is full; retry later");
+    }
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+  }
+}
+
+void ExportReactor::take_snapshot() {
+  try {
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "export cancelled by the client"));
+      return;
+    }
+    context_.sessions->ensure_resident(*session_);
+    bytes_ =
+        encode_snapshot(context_.sessions->snapshot_of(*session_), context_.model_identity->get());
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+    return;
+  }
+  write_next();
+}
+
+void ExportReactor::write_next() {
+  if (sent_ == bytes_.size()) {
+    finish(grpc::Status::OK);
+    return;
+  }
+  const size_t n = std::min(kSnapshotChunkBytes, bytes_.size() - sent_);
+  chunk_.set_data(bytes_.data() + sent_, n);
+  sent_ += n;
+  StartWrite(&chunk_);
+}
+
+void ExportReactor::OnWriteDone(bool ok) {
+  if (!ok) {
+    finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away during the export"));
+    return;
+  }
+  write_next();
+}
+
+void ExportReactor::OnCancel() { cancelled_ = true; }
+
+void ExportReactor::OnDone() {
+  if (session_ != nullptr) --session_->users;
+  delete this;
+}
+
+void ExportReactor::finish(const grpc::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  call_.done(status);
+  Finish(status);
+}
+
+// ---- ImportSession --------------------------------------------------------
+
+// What a snapshot carries beyond the state is checked against this model
+// too: the checksum proves the bytes are whole, not that their writer was
+// this server, and a session holding ids outside the vocabulary would fail
+// every later call rather than this one.
+void ImportReactor::check_pending(const SessionSnapshot& snapshot) const {
+  const ModelConfig& config = context_.model->config();
+  if (static_cast<int64_t>(snapshot.pending_ids.size()) >= config.segment_size) {
+    throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                       "snapshot not imported: " + std::to_string(snapshot.pending_ids.size()) +
+                           " pending token ids, a segment holds " +
+                           std::to_string(config.segment_size));
+  }
+  for (size_t i = 0; i < snapshot.pending_ids.size(); ++i) {
+    const int32_t id = snapshot.pending_ids[i];
+    if (id < 0 || id >= config.vocab_size) {
+      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                         "snapshot not imported: pending token id " + std::to_string(i) + " = " +
+                             std::to_string(id) + " is outside the vocabulary [0, " +
+                             std::to_string(config.vocab_size) + ")");
+    }
+  }
+  // The bound max_snapshot_bytes allows for, as for any session's snapshot.
+  if (snapshot.pending_text.size() > 2 * StreamingEncoder::kMaxPendingBytes) {
+    throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                       "snapshot not imported: " + std::to_string(snapshot.pending_text.size()) +
+                           " bytes of pending text, more than a session ever holds (" +
+                           std::to_string(2 * StreamingEncoder::kMaxPendingBytes) + ")");
+  }
+}
+
+ImportReactor::ImportReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
+                             v1::Session* response)
+    : context_(context),
+      response_(response),
+      call_(context, "ImportSession"),
+      limit_bytes_(max_snapshot_bytes(*context.sessions)) {
+  try {
+    tenant_ = caller_tenant(context_.authenticator, ctx);
+    if (context_.streams != nullptr) slot_ = context_.streams->acquire();
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+    return;
+  }
+  StartRead(&chunk_);
+}
+
+void ImportReactor::OnReadDone(bool ok) {
+  if (!ok) {
+    // The client closed its side (or the call was cancelled).
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "import cancelled by the client"));
+    } else if (bytes_.empty()) {
+      finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "empty ImportSession stream: no snapshot bytes were sent"));
+    } else if (!context_.scheduler->submit(queue_, [this] { restore(); })) {
+      context_.metrics->record_limit_hit(Limit::kQueue);
+      finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          "the engine queue is full; nothing was imported, retry later"));
+    }
+    return;
+  }
+  const size_t n = chunk_.data().size();
+  if (n > kSnapshotChunkBytes) {
+    finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "chunk " + std::to_string(chunks_) + " holds " + std::to_string(n) +
+                            " bytes; ImportSession takes chunks of at most " +
+                            std::to_string(kSnapshotChunkBytes)));
+    return;
+  }
+  if (static_cast<int64_t>(bytes_.size() + n) > limit_bytes_) {
+    finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "snapshot not imported: more than " + std::to_string(limit_bytes_) +
+                            " bytes, the largest snapshot this server's model can produce"));
+    return;
+  }
+  bytes_.append(chunk_.data());
+  ++chunks_;
+  StartRead(&chunk_);
+}
+
+void ImportReactor::restore() {
+  try {
+    if (cancelled_) {
+      finish(grpc::Status(grpc::StatusCode::CANCELLED, "import cancelled by the client"));
+      return;
+    }
+    SessionSnapshot snapshot;
+    try {
+      snapshot = decode_snapshot(bytes_, context_.model_identity->get());
+    } catch (const SnapshotError& e) {
+      throw import_error(e);
+    }
+    if (!is_valid_session_id(snapshot.id)) {
+      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+                         "snapshot not imported: its session id is not 1..128 characters of "
+                         "[A-Za-z0-9_-]");
+    }
+    check_pending(snapshot);
+    bytes_.clear();
+    bytes_.shrink_to_fit();
+    snapshot.tenant = tenant_;  // the importer owns what it imports
+    // A new id: keeping the snapshot's would answer ALREADY_EXISTS when any
+    // tenant holds it, telling the caller that the id exists.
+    snapshot.id = new_session_id();
+    call_.set_session(snapshot.id);
+    std::shared_ptr<Session> session = context_.sessions->restore(snapshot);
+    // Imported now: idle expiry and eviction count from here, not from its
+    // last use on the server it came from.
+    session->touch();
+    if (context_.persistence == nullptr) {
+      fill_session_proto(*session, *context_.sessions, context_.model_name, response_);
+      finish(grpc::Status::OK);
+      return;
+    }
+    // Durable before it is reported: written on its own queue, where no call
+    // can change it meanwhile.
+    const bool queued = context_.scheduler->submit(session->queue, [this, session] {
+      try {
+        context_.persistence->write(*context_.sessions, *session);
+      } catch (const std::exception& e) {
+        context_.sessions->remove(session->id, tenant_);
+        // The write may have failed after its rename (the folder's fsync).
+        context_.persistence->remove(session->id);
+        finish(grpc::Status(
+            grpc::StatusCode::INTERNAL,
+            std::string("session not imported: its snapshot cannot be written: ") + e.what()));
+        return;
+      }
+      fill_session_proto(*session, *context_.sessions, context_.model_name, response_);
+      finish(grpc::Status::OK);
+    });
+    if (!queued) {
+      context_.sessions->remove(session->id, tenant_);
+      context_.persistence->remove(session->id);  // an eviction may have written it
+      throw LimitExceeded(Limit::kQueue,
+                         "the engine queue is full; nothing was imported, retry later");
+    }
+  } catch (...) {
+    finish(call_.status_of_current_exception());
+  }
+}
+
+void ImportReactor::OnCancel() { cancelled_ = true; }
+
+void ImportReactor::OnDone() { delete this; }
+
+void ImportReactor::finish(const grpc::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(finish_mutex_);
+    if (finished_) return;
+    finished_ = true;
+  }
+  call_.done(status);
+  Finish(status);
+}
+
+}  // namespace infini::server
