@@ -24,11 +24,14 @@
 #include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "proto/infini/v1/long_context.grpc.pb.h"
 #include "proto/infini/v1/long_context.pb.h"
+#include "proto/infini/v1/snapshot_chunk.h"
+#include "proto/status_code_name.h"
 
 namespace infini::client {
 
-// "NOT_FOUND", "INVALID_ARGUMENT", ... as gRPC spells the codes.
-std::string_view status_code_name(grpc::StatusCode code);
+// "NOT_FOUND", "INVALID_ARGUMENT", ... as gRPC spells the codes (the
+// server's names too: proto/status_code_name.h).
+using infini::status_code_name;
 
 // A failed call: the gRPC status code and the server's message. Failures the
 // client finds itself (a bad argument, a document that cannot be read) carry
@@ -78,8 +81,9 @@ struct ClientOptions {
 
 using Labels = std::map<std::string, std::string>;
 
-// ExportSession / ImportSession move snapshots in chunks of at most this.
-inline constexpr size_t kSnapshotChunkBytes = size_t{1} << 20;
+// ExportSession / ImportSession move snapshots in chunks of at most this
+// (proto/infini/v1/snapshot_chunk.h: the server's limit too).
+using v1::kSnapshotChunkBytes;
 
 // Mirrors infini.v1.GenerationParams; zero values ask for the server's
 // defaults.

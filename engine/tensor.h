@@ -1,6 +1,6 @@
 // A 2-D float32 tensor in a backend's memory. Model code passes these to
 // backend operations and never dereferences them, so the same model code
-// drives host memory (CPU backend) or device memory (a future CUDA backend).
+// drives host memory (CPU backend) or device memory (CUDA backend, engine/cuda/).
 #pragma once
 
 #include <cstdint>

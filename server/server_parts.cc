@@ -2,10 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
 #include <filesystem>
 
 #include "engine/error.h"
+#include "engine/human_bytes.h"
 #include "proto/grpc/health/v1/health.pb.h"
 #include "server/scheduling/cpu_budget.h"
 
@@ -64,12 +64,6 @@ std::vector<std::string> reflected_services() {
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   return {"infini.v1.LongContext", "grpc.health.v1.Health",
           "grpc.reflection.v1alpha.ServerReflection"};
-}
-
-std::string human_bytes(int64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / 1048576.0);
-  return buf;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <grpcpp/support/status.h>
 
 #include "engine/error.h"
+#include "proto/status_code_name.h"
 
 namespace infini::server {
 
@@ -24,7 +25,7 @@ class ServiceError : public std::runtime_error {
 grpc::Status to_status(const EngineError& error);
 // Maps whatever is currently being handled (call inside a catch block).
 grpc::Status current_exception_status();
-// "OK", "NOT_FOUND", ... as used in metric labels and logs.
-const char* status_code_name(grpc::StatusCode code);
+// status_code_name(code), "OK", "NOT_FOUND", ..., in metric labels and logs,
+// is the client's too: proto/status_code_name.h.
 
 }  // namespace infini::server

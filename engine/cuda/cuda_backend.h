@@ -1,6 +1,6 @@
 // The CUDA backend's entry points. This header is plain C++ (no CUDA types), so
 // that backend.cc, the tools and the tests include it in any build; the
-// backend itself (cuBLAS products, the kernels in cuda_kernels.cu) is compiled
+// backend itself (cuBLAS products, the kernels in the .cu files) is compiled
 // only when CMake finds the CUDA toolkit (INFINI_WITH_CUDA).
 #pragma once
 

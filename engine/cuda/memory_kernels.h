@@ -1,5 +1,5 @@
 // Launchers of the compressive memory's row kernels (memory_kernels.cu); the
-// products with M are cuBLAS GEMMs in cuda_memory.cc.
+// products with M are cuBLAS GEMMs in cuda_attention.cc.
 #pragma once
 
 #include <cuda_runtime_api.h>

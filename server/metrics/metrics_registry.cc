@@ -258,30 +258,33 @@ void MetricsRegistry::reserve_names(MetricType type, const std::string& name,
   exposed_names_.insert(exposed_names_.end(), names.begin(), names.end());
 }
 
+template <typename F>
+F& MetricsRegistry::add(MetricType type, const std::string& help, std::unique_ptr<F> Entry::*slot,
+                        std::unique_ptr<F> family) {
+  F& added = *family;
+  if (added.label_names().empty()) added.with();
+  auto entry = std::make_unique<Entry>();
+  entry->type = type;
+  entry->help = help;
+  (*entry).*slot = std::move(family);
+  families_.push_back(std::move(entry));
+  return added;
+}
+
 CounterFamily& MetricsRegistry::counter(const std::string& name, const std::string& help,
                                         const std::vector<std::string>& label_names) {
   std::lock_guard lock(mutex_);
   reserve_names(MetricType::kCounter, name, label_names);
-  auto entry = std::make_unique<Entry>();
-  entry->type = MetricType::kCounter;
-  entry->help = help;
-  entry->counter.reset(new CounterFamily(name, label_names));
-  if (label_names.empty()) entry->counter->with();
-  families_.push_back(std::move(entry));
-  return *families_.back()->counter;
+  return add(MetricType::kCounter, help, &Entry::counter,
+             std::unique_ptr<CounterFamily>(new CounterFamily(name, label_names)));
 }
 
 GaugeFamily& MetricsRegistry::gauge(const std::string& name, const std::string& help,
                                     const std::vector<std::string>& label_names) {
   std::lock_guard lock(mutex_);
   reserve_names(MetricType::kGauge, name, label_names);
-  auto entry = std::make_unique<Entry>();
-  entry->type = MetricType::kGauge;
-  entry->help = help;
-  entry->gauge.reset(new GaugeFamily(name, label_names));
-  if (label_names.empty()) entry->gauge->with();
-  families_.push_back(std::move(entry));
-  return *families_.back()->gauge;
+  return add(MetricType::kGauge, help, &Entry::gauge,
+             std::unique_ptr<GaugeFamily>(new GaugeFamily(name, label_names)));
 }
 
 HistogramFamily& MetricsRegistry::histogram(const std::string& name, const std::string& help,
@@ -291,13 +294,8 @@ HistogramFamily& MetricsRegistry::histogram(const std::string& name, const std::
   check_metric_name(name);
   check_upper_bounds(name, upper_bounds);
   reserve_names(MetricType::kHistogram, name, label_names);
-  auto entry = std::make_unique<Entry>();
-  entry->type = MetricType::kHistogram;
-  entry->help = help;
-  entry->histogram.reset(new HistogramFamily(name, label_names, upper_bounds));
-  if (label_names.empty()) entry->histogram->with();
-  families_.push_back(std::move(entry));
-  return *families_.back()->histogram;
+  return add(MetricType::kHistogram, help, &Entry::histogram,
+             std::unique_ptr<HistogramFamily>(new HistogramFamily(name, label_names, upper_bounds)));
 }
 
 void MetricsRegistry::add_collect_hook(std::function<void()> hook) {
@@ -318,27 +316,24 @@ std::string MetricsRegistry::render() {
     for (const auto& entry : families_) entries.push_back(entry.get());
   }
 
+  // A counter's or a gauge's samples: one value per series.
+  const auto append_values = [](const auto& family, std::string& body, std::string& name) {
+    name = family.name();
+    family.for_each([&](const std::vector<std::string>& values, const auto& series) {
+      append_sample(body, name, "", family.label_names(), values, series.value());
+    });
+  };
   std::string out;
   for (const Entry* entry : entries) {
     std::string body;
     std::string name;
     switch (entry->type) {
-      case MetricType::kCounter: {
-        const CounterFamily& family = *entry->counter;
-        name = family.name();
-        family.for_each([&](const std::vector<std::string>& values, const Counter& c) {
-          append_sample(body, name, "", family.label_names(), values, c.value());
-        });
+      case MetricType::kCounter:
+        append_values(*entry->counter, body, name);
         break;
-      }
-      case MetricType::kGauge: {
-        const GaugeFamily& family = *entry->gauge;
-        name = family.name();
-        family.for_each([&](const std::vector<std::string>& values, const Gauge& g) {
-          append_sample(body, name, "", family.label_names(), values, g.value());
-        });
+      case MetricType::kGauge:
+        append_values(*entry->gauge, body, name);
         break;
-      }
       case MetricType::kHistogram: {
         const HistogramFamily& family = *entry->histogram;
         name = family.name();

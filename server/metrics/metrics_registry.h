@@ -163,6 +163,11 @@ class MetricsRegistry {
   };
   void reserve_names(MetricType type, const std::string& name,
                      const std::vector<std::string>& label_names);
+  // Files a family whose names are reserved, in `slot` of a new entry; one
+  // without labels gets its single series now. Call with mutex_ held.
+  template <typename F>
+  F& add(MetricType type, const std::string& help, std::unique_ptr<F> Entry::*slot,
+         std::unique_ptr<F> family);
 
   std::mutex mutex_;         // families_, exposed_names_
   std::mutex render_mutex_;  // serialises render() and its hooks

@@ -1,4 +1,5 @@
-// What every RPC handler needs, built once in main and shared read-only.
+// What every RPC handler needs, built once by ServerParts (server/server_parts.h)
+// and shared read-only.
 #pragma once
 
 #include <memory>

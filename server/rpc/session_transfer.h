@@ -12,13 +12,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include "proto/infini/v1/long_context.grpc.pb.h"
+#include "proto/infini/v1/snapshot_chunk.h"
 #include "server/admission/stream_slots.h"
 #include "server/rpc/rpc_call.h"
 #include "server/rpc/service_context.h"
 
 namespace infini::server {
 
-inline constexpr size_t kSnapshotChunkBytes = size_t{1} << 20;
+using v1::kSnapshotChunkBytes;  // proto/infini/v1/snapshot_chunk.h: the client sends so too
 
 // The largest snapshot `sessions`' model can produce: its state, a partial
 // segment's token ids, the most pending text the streaming encoder keeps,

@@ -31,13 +31,7 @@ bool Scheduler::submit(const std::shared_ptr<SerialQueue>& queue, std::function<
   ++queued_;
   if (queue->scheduled_) return true;
   queue->scheduled_ = true;
-  ready_.push_back(queue);
-  if (!idle_.empty()) {
-    Worker& w = *workers_[idle_.back()];
-    idle_.pop_back();
-    w.signalled = true;
-    w.wake.notify_one();
-  }
+  make_ready(queue);
   return true;
 }
 
@@ -54,14 +48,17 @@ bool Scheduler::run_if_idle(const std::shared_ptr<SerialQueue>& queue,
     queue->scheduled_ = false;
     return true;
   }
-  ready_.push_back(queue);
-  if (!idle_.empty()) {
-    Worker& w = *workers_[idle_.back()];
-    idle_.pop_back();
-    w.signalled = true;
-    w.wake.notify_one();
-  }
+  make_ready(queue);
   return true;
+}
+
+void Scheduler::make_ready(const std::shared_ptr<SerialQueue>& queue) {
+  ready_.push_back(queue);
+  if (idle_.empty()) return;  // every worker busy: one takes it when it loops
+  Worker& w = *workers_[idle_.back()];
+  idle_.pop_back();
+  w.signalled = true;
+  w.wake.notify_one();
 }
 
 int Scheduler::idle_workers() {

@@ -60,6 +60,9 @@ class Scheduler {
     bool signalled = false;
   };
   void run(int index);
+  // Puts `queue` at the back of the ready list and wakes the worker that
+  // went idle last, if any. Call with mutex_ held.
+  void make_ready(const std::shared_ptr<SerialQueue>& queue);
 
   const int cores_;
   const int64_t capacity_;

@@ -20,6 +20,7 @@
 #include "engine/tokenizer.h"
 #include "tests/engine/backend_cases.h"
 #include "tests/engine/golden_cases.h"
+#include "tests/engine/random_model.h"
 #include "tests/engine/test_support.h"
 
 namespace infini {
@@ -99,17 +100,7 @@ INSTANTIATE_TEST_SUITE_P(backend_parity, GoldenParityTest, ::testing::ValuesIn(g
 // ------------------------------------------- streaming and fork isolation
 
 ModelConfig small_config(MemoryUpdate update) {
-  ModelConfig c;
-  c.vocab_size = 61;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.segment_size = 16;
-  c.memory_update = update;
-  return c;
+  return testing::small_model_config(61, 16, update);
 }
 
 // head_dim 64 and a segment of 64: the shapes a GPU kernel's tiles meet in
@@ -125,39 +116,18 @@ ModelConfig wide_config(MemoryUpdate update) {
 }
 
 // A model built from in-memory random weights on a backend.
-class RandomModel {
+class RandomModel : public testing::RandomModel {
  public:
   // Weights of std 0.2 / sqrt(hidden / 32): model_test's scale for hidden
   // 32, kept at the same activation size for wider models (a wider model at
   // 0.2 turns chaotic and amplifies bf16 rounding past any fixed bound).
   RandomModel(const ModelConfig& config, const LoadOptions& options)
-      : tensors_(random_weights(config, 5,
-                                0.2f / std::sqrt(static_cast<float>(config.hidden_size) / 32.0f),
-                                0.3f, false)) {
-    for (const auto& t : tensors_)
-      views_[t.name] = TensorView{DType::kF32, t.shape, t.values.data()};
-    model_ = Model::build(
-        config,
-        [this](const std::string& name) -> const TensorView* {
-          auto it = views_.find(name);
-          return it == views_.end() ? nullptr : &it->second;
-        },
-        options, "test");
-  }
-  const Model* operator->() const { return model_.get(); }
-
- private:
-  std::vector<NamedTensor> tensors_;
-  std::map<std::string, TensorView> views_;
-  std::shared_ptr<const Model> model_;
+      : testing::RandomModel(
+            config, 5, 0.2f / std::sqrt(static_cast<float>(config.hidden_size) / 32.0f), 0.3f,
+            options) {}
 };
 
-std::vector<int32_t> random_ids(size_t n, int64_t vocab, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> ids(n);
-  for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
-  return ids;
-}
+using testing::random_ids;
 
 struct ModelOnBackend {
   BackendCase backend;

@@ -18,6 +18,7 @@
 #include "engine/float_convert.h"
 #include "engine/model_config.h"
 #include "engine/safetensors.h"
+#include "tests/engine/random_model.h"
 #include "tests/engine/test_support.h"
 
 namespace infini {
@@ -47,15 +48,7 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 }
 
 ModelConfig tiny_config(bool tied) {
-  ModelConfig c;
-  c.vocab_size = 50;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.segment_size = 16;
+  ModelConfig c = testing::small_model_config(50, 16, MemoryUpdate::kLinear);
   c.tie_word_embeddings = tied;
   return c;
 }

@@ -9,6 +9,7 @@
 
 #include "engine/checkpoint_writer.h"
 #include "engine/error.h"
+#include "tests/engine/random_model.h"
 #include "tests/engine/test_support.h"
 
 namespace infini {
@@ -18,33 +19,16 @@ class GeneratorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     tokenizer_ = Tokenizer::load(testing::data_dir() + "/tokenizer/tokenizer.model");
-    ModelConfig c;
-    c.vocab_size = tokenizer_->vocab_size();
-    c.hidden_size = 32;
-    c.intermediate_size = 64;
-    c.num_layers = 2;
-    c.num_heads = 2;
-    c.num_kv_heads = 1;
-    c.head_dim = 16;
-    c.segment_size = 8;
+    ModelConfig c = infini::testing::tiny_model_config(tokenizer_->vocab_size(), 32, 2, 8);
     c.memory_update = MemoryUpdate::kDelta;
-    tensors_ = new std::vector<NamedTensor>(random_weights(c, 9, 0.3f, 0.0f, false));
-    views_ = new std::map<std::string, TensorView>();
-    for (const auto& t : *tensors_) (*views_)[t.name] = TensorView{DType::kF32, t.shape, t.values.data()};
+    weights_ = new infini::testing::RandomWeights(c, 9, 0.3f, 0.0f);
     LoadOptions options;
     options.dtype = ComputeDType::kF32;
-    model_ = Model::build(
-        c,
-        [](const std::string& name) -> const TensorView* {
-          auto it = views_->find(name);
-          return it == views_->end() ? nullptr : &it->second;
-        },
-        options, "test");
+    model_ = weights_->build(options);
   }
   static void TearDownTestSuite() {
     model_.reset();
-    delete views_;
-    delete tensors_;
+    delete weights_;
   }
 
   SessionState document() const {
@@ -75,8 +59,7 @@ class GeneratorTest : public ::testing::Test {
 
   static inline std::shared_ptr<const Tokenizer> tokenizer_;
   static inline std::shared_ptr<const Model> model_;
-  static inline std::vector<NamedTensor>* tensors_ = nullptr;
-  static inline std::map<std::string, TensorView>* views_ = nullptr;
+  static inline infini::testing::RandomWeights* weights_ = nullptr;
 };
 
 TEST_F(GeneratorTest, StreamedDeltasMakeTheText) {

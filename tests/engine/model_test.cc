@@ -9,6 +9,7 @@
 #include "engine/checkpoint_writer.h"
 #include "engine/error.h"
 #include "engine/model.h"
+#include "tests/engine/random_model.h"
 #include "tests/engine/test_support.h"
 
 namespace infini {
@@ -18,50 +19,24 @@ using testing::relative_error;
 using testing::TempDir;
 
 ModelConfig small_config(MemoryUpdate update, int64_t segment) {
-  ModelConfig c;
-  c.vocab_size = 61;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.segment_size = segment;
-  c.memory_update = update;
-  return c;
+  return testing::small_model_config(61, segment, update);
 }
 
-// A model built from in-memory random weights.
-class RandomModel {
+// Weights of std 0.2 with gates at 0.3, run in `dtype`.
+class RandomModel : public testing::RandomModel {
  public:
   RandomModel(const ModelConfig& config, ComputeDType dtype, uint64_t seed = 5)
-      : tensors_(random_weights(config, seed, 0.2f, 0.3f, false)) {
-    for (const auto& t : tensors_) views_[t.name] = TensorView{DType::kF32, t.shape, t.values.data()};
-    LoadOptions options;
-    options.dtype = dtype;
-    model_ = Model::build(
-        config,
-        [this](const std::string& name) -> const TensorView* {
-          auto it = views_.find(name);
-          return it == views_.end() ? nullptr : &it->second;
-        },
-        options, "test");
-  }
-  const Model& operator*() const { return *model_; }
-  const Model* operator->() const { return model_.get(); }
+      : testing::RandomModel(config, seed, 0.2f, 0.3f, with_dtype(dtype)) {}
 
  private:
-  std::vector<NamedTensor> tensors_;
-  std::map<std::string, TensorView> views_;
-  std::shared_ptr<const Model> model_;
+  static LoadOptions with_dtype(ComputeDType dtype) {
+    LoadOptions options;
+    options.dtype = dtype;
+    return options;
+  }
 };
 
-std::vector<int32_t> random_ids(size_t n, int32_t vocab, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> ids(n);
-  for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
-  return ids;
-}
+using testing::random_ids;
 
 struct Feeding {
   MemoryUpdate update;

@@ -5,11 +5,8 @@
 // and every refusal has a clear message and exit status.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -20,34 +17,21 @@
 #include "engine/checkpoint_writer.h"
 #include "engine/model.h"
 #include "engine/safetensors.h"
+#include "tests/engine/random_model.h"
 #include "tests/engine/test_support.h"
+#include "tests/tools/cli_run.h"
 #include "tests/tools/convert_test_support.h"
 
 namespace infini {
 namespace {
 
+using testing::CliResult;
+using testing::run_infini;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::IndexedWeights;
 using testing::TempDir;
-
-struct Result {
-  int status = -1;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  const std::string command = std::string(INFINI_BIN_DIR) + "/infini " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
 
 json read_json(const fs::path& path) {
   std::ifstream in(path);
@@ -56,19 +40,8 @@ json read_json(const fs::path& path) {
 
 void write_json(const fs::path& path, const json& value) { std::ofstream(path) << value.dump(2); }
 
-ModelConfig small_config() {
-  ModelConfig c;
-  c.vocab_size = 97;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.segment_size = 8;  // only for writing; the plain config below drops it
-  c.memory_update = MemoryUpdate::kDelta;
-  return c;
-}
+// The segment only for writing: the plain config below drops it.
+ModelConfig small_config() { return testing::small_model_config(97, 8, MemoryUpdate::kDelta); }
 
 std::vector<NamedTensor> plain_weights(const ModelConfig& c) {
   std::vector<NamedTensor> out;
@@ -133,8 +106,8 @@ TEST(ConvertCommandTest, WritesConfigGatesIndexLinksAndCompanions) {
   TempDir dir;
   const fs::path src = make_plain(dir);
   const fs::path out = dir.file("infini");
-  auto r = run("convert --from " + src.string() + " --out " + out.string() +
-               " --segment 16 --update linear");
+  auto r = run_infini("convert --from " + src.string() + " --out " + out.string() +
+                      " --segment 16 --update linear");
   ASSERT_EQ(r.status, 0) << r.output;
 
   const json config = read_json(out / "config.json");
@@ -170,8 +143,10 @@ TEST(ConvertCommandTest, MemoryOffReproducesTheSourceLogits) {
   TempDir dir;
   const fs::path src = make_plain(dir);
   const fs::path out = dir.file("infini");
-  ASSERT_EQ(run("convert --from " + src.string() + " --out " + out.string() +
-                " --segment 8 --update delta").status, 0);
+  ASSERT_EQ(run_infini("convert --from " + src.string() + " --out " + out.string() +
+                       " --segment 8 --update delta")
+                .status,
+            0);
   const IndexedWeights converted(out);
   const ModelConfig config = ModelConfig::load((out / "config.json").string());
   // The source, read as a plain Llama by the engine with its memory off.
@@ -220,8 +195,8 @@ TEST(ConvertCommandTest, ShardedBf16SourceKeepsItsShards) {
   TempDir dir;
   const fs::path src = make_plain(dir, 2);
   const fs::path out = dir.file("infini");
-  auto r = run("convert --from " + src.string() + " --out " + out.string() +
-               " --segment 8 --update delta --copy");
+  auto r = run_infini("convert --from " + src.string() + " --out " + out.string() +
+                      " --segment 8 --update delta --copy");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("0 weight file(s) linked, 2 copied"), std::string::npos) << r.output;
   const json index = read_json(out / "model.safetensors.index.json");
@@ -238,19 +213,24 @@ TEST(ConvertCommandTest, ForceStartsAnInfiniCheckpointsGatesOver) {
   TempDir dir;
   const fs::path src = make_plain(dir);
   const fs::path once = dir.file("once"), twice = dir.file("twice");
-  ASSERT_EQ(run("convert --from " + src.string() + " --out " + once.string() +
-                " --segment 8 --update delta").status, 0);
-  auto r = run("convert --from " + once.string() + " --out " + twice.string() +
-               " --segment 8 --update delta");
+  ASSERT_EQ(run_infini("convert --from " + src.string() + " --out " + once.string() +
+                       " --segment 8 --update delta")
+                .status,
+            0);
+  auto r = run_infini("convert --from " + once.string() + " --out " + twice.string() +
+                      " --segment 8 --update delta");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("already an Infini checkpoint (2 memory_gate tensors); pass --force"),
             std::string::npos) << r.output;
   // A make-model checkpoint holds its gates in model.safetensors itself.
   const fs::path random = dir.file("random");
-  ASSERT_EQ(run("make-model --out " + random.string() + " --seed 1 --vocab 97 --hidden 32 "
-                "--heads 4 --gate-logit 1.5").status, 0);
-  r = run("convert --from " + random.string() + " --out " + twice.string() +
-          " --segment 8 --update delta --force --gate-logit -3");
+  ASSERT_EQ(run_infini("make-model --out " + random.string() +
+                       " --seed 1 --vocab 97 --hidden 32 "
+                       "--heads 4 --gate-logit 1.5")
+                .status,
+            0);
+  r = run_infini("convert --from " + random.string() + " --out " + twice.string() +
+                 " --segment 8 --update delta --force --gate-logit -3");
   ASSERT_EQ(r.status, 0) << r.output;
   // The old gates left the rewritten shard; the index lists each tensor once.
   const auto shard = SafetensorsFile::open((twice / "model-00001-of-00001.safetensors").string());
@@ -300,13 +280,13 @@ TEST(ConvertCommandTest, RefusesBadInput) {
       {"--from " + scaled.string() + " --out " + dir.file("o") + ok, 1, "rope_scaling"},
   };
   for (const auto& c : cases) {
-    auto r = run("convert " + c.args);
+    auto r = run_infini("convert " + c.args);
     EXPECT_EQ(r.status, c.status) << c.args << "\n" << r.output;
     EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
   }
   EXPECT_FALSE(fs::exists(dir.file("o")));  // nothing half-written by any refusal
   // An empty --out directory is fine.
-  auto r = run("convert --from " + src.string() + " --out " + dir.file("empty") + ok);
+  auto r = run_infini("convert --from " + src.string() + " --out " + dir.file("empty") + ok);
   EXPECT_EQ(r.status, 0) << r.output;
 }
 

@@ -7,11 +7,8 @@
 // segment, the continued one loads as it was written. Accuracy is the demo
 // script's business, not this test's.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -21,31 +18,18 @@
 #include "engine/model.h"
 #include "engine/safetensors.h"
 #include "tests/engine/test_support.h"
+#include "tests/tools/cli_run.h"
 #include "tests/tools/convert_test_support.h"
 
 namespace infini {
 namespace {
 
+using testing::CliResult;
+using testing::run_shell;
+
 namespace fs = std::filesystem;
 using testing::IndexedWeights;
 using testing::TempDir;
-
-struct Result {
-  int status = -1;
-  std::string output;
-};
-
-Result shell(const std::string& command) {
-  Result r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
 
 const std::string kTrain = std::string(INFINI_SOURCE_DIR) + "/tools/train/";
 const std::string kPython = "OMP_NUM_THREADS=1 /usr/bin/python3 ";
@@ -62,14 +46,15 @@ TEST(ConvertPipelineTest, PretrainConvertContinueResumeAndLoad) {
   TempDir dir;
   const fs::path plain = dir.file("plain"), converted = dir.file("converted"),
                  continued = dir.file("continued");
-  auto r = shell(kPython + kTrain + "pretrain_plain.py --out " + plain.string() + " --work " +
-                 dir.file("pretrain") +
-                 " --steps 2 --context 96 --hidden 32 --layers 2 --heads 2 --batch 2 --threads 1");
+  auto r =
+      run_shell(kPython + kTrain + "pretrain_plain.py --out " + plain.string() + " --work " +
+                dir.file("pretrain") +
+                " --steps 2 --context 96 --hidden 32 --layers 2 --heads 2 --batch 2 --threads 1");
   ASSERT_EQ(r.status, 0) << r.output;
   ASSERT_TRUE(fs::exists(plain / "model.safetensors")) << r.output;
 
-  r = shell(std::string(INFINI_BIN_DIR) + "/infini convert --from " + plain.string() + " --out " +
-            converted.string() + " --segment 32 --update delta");
+  r = run_shell(std::string(INFINI_BIN_DIR) + "/infini convert --from " + plain.string() +
+                " --out " + converted.string() + " --segment 32 --update delta");
   ASSERT_EQ(r.status, 0) << r.output;
 
   // Memory off, the converted model is the plain one inside every segment.
@@ -93,9 +78,9 @@ TEST(ConvertPipelineTest, PretrainConvertContinueResumeAndLoad) {
                                 " --out " + continued.string() + " --work " + dir.file("work") +
                                 " --lengths 2 --tokens-per-step 64 --lr 1e-3 --eval-every 0" +
                                 " --threads 1 --steps ";
-  r = shell(continual + "2");
+  r = run_shell(continual + "2");
   ASSERT_EQ(r.status, 0) << r.output;
-  r = shell(continual + "3");
+  r = run_shell(continual + "3");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("resumed from"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("at step 2"), std::string::npos) << r.output;
@@ -116,8 +101,8 @@ TEST(ConvertPipelineTest, PretrainConvertContinueResumeAndLoad) {
   for (float v : logits) ASSERT_TRUE(std::isfinite(v));
 
   // A plain checkpoint is refused by the trainer with what to do.
-  r = shell(kPython + kTrain + "continual.py --model " + plain.string() + " --out " +
-            dir.file("x") + " --work " + dir.file("y") + " --steps 1");
+  r = run_shell(kPython + kTrain + "continual.py --model " + plain.string() + " --out " +
+                dir.file("x") + " --work " + dir.file("y") + " --steps 1");
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("run `infini convert` first"), std::string::npos) << r.output;
 }

@@ -9,6 +9,7 @@
 
 #include "engine/checkpoint_writer.h"
 #include "engine/model.h"
+#include "tests/engine/random_model.h"
 #include "tests/engine/test_support.h"
 #include "tools/infini/eval_runner.h"
 
@@ -20,50 +21,14 @@ using infini::testing::relative_error;
 const std::string kTokenizer = std::string(INFINI_TEST_DATA_DIR) + "/tokenizer/tokenizer.model";
 
 ModelConfig small_config(MemoryUpdate update) {
-  ModelConfig c;
-  c.vocab_size = 97;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.segment_size = 8;
-  c.memory_update = update;
-  return c;
+  return testing::small_model_config(97, 8, update);
 }
 
 // One set of random weights (with trained-looking gates, memory_gate = 0.3)
 // built twice: as they are, and with the memory-off options.
-class Weights {
- public:
-  explicit Weights(const ModelConfig& config)
-      : config_(config), tensors_(random_weights(config, 5, 0.2f, 0.3f, false)) {
-    for (const auto& t : tensors_)
-      views_[t.name] = TensorView{DType::kF32, t.shape, t.values.data()};
-  }
-  std::shared_ptr<const Model> build(const LoadOptions& options) const {
-    return Model::build(
-        config_,
-        [this](const std::string& name) -> const TensorView* {
-          auto it = views_.find(name);
-          return it == views_.end() ? nullptr : &it->second;
-        },
-        options, "test");
-  }
+using Weights = testing::RandomWeights;
 
- private:
-  ModelConfig config_;
-  std::vector<NamedTensor> tensors_;
-  std::map<std::string, TensorView> views_;
-};
-
-std::vector<int32_t> random_ids(size_t n, int64_t vocab, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> ids(n);
-  for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab));
-  return ids;
-}
+using testing::random_ids;
 
 // Logits of `prompt` after reading `document` in chunks of `chunk` ids.
 std::vector<float> prompt_logits(const Model& model, std::span<const int32_t> document,
@@ -96,7 +61,7 @@ class EvalMemoryOffShortcutTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(EvalMemoryOffShortcutTest, ShortcutGivesTheLogitsOfTheFullFeed) {
   const ModelConfig config = small_config(GetParam().update);
-  const Weights weights(config);
+  const Weights weights(config, 5, 0.2f, 0.3f);
   LoadOptions options;
   options.dtype = GetParam().dtype;
   const auto memory_on = weights.build(options);
@@ -136,7 +101,7 @@ INSTANTIATE_TEST_SUITE_P(UpdatesAndDTypes, EvalMemoryOffShortcutTest,
 
 TEST(EvalMemoryOffTest, ShortcutGeneratesTheSameGreedyText) {
   const ModelConfig config = small_config(MemoryUpdate::kDelta);
-  const Weights weights(config);
+  const Weights weights(config, 5, 0.2f, 0.3f);
   const auto memory_off = weights.build(memory_off_options(LoadOptions{}));
   const auto tokenizer = Tokenizer::load(kTokenizer);
   const auto document = random_ids(61, config.vocab_size, 7);

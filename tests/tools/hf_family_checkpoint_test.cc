@@ -6,10 +6,7 @@
 // weights, one layer, for speed). And bad checkpoints: each fails naming
 // the file and the key.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -18,38 +15,25 @@
 
 #include "engine/checkpoint_writer.h"
 #include "tests/engine/test_support.h"
+#include "tests/tools/cli_run.h"
 
 namespace infini {
 namespace {
+
+using testing::CliResult;
+using testing::run_shell;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using testing::TempDir;
 
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Result shell(const std::string& command) {
-  Result r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
-
 const std::string kBin = INFINI_BIN_DIR;
 
 // Writes a checkpoint of `family` into `dir` (the tool's flags after it).
 void make_checkpoint(const std::string& family, const std::string& dir, const std::string& flags) {
-  const Result r = shell("/usr/bin/python3 " + std::string(INFINI_SOURCE_DIR) +
-                         "/tools/reference/make_hf_checkpoint.py --family " + family + " --out " +
-                         dir + " --layers 1 " + flags);
+  const CliResult r = run_shell("/usr/bin/python3 " + std::string(INFINI_SOURCE_DIR) +
+                                "/tools/reference/make_hf_checkpoint.py --family " + family +
+                                " --out " + dir + " --layers 1 " + flags);
   ASSERT_EQ(r.status, 0) << r.output;
 }
 
@@ -97,9 +81,9 @@ TEST_P(HubFamilyTest, LoadsRunsAndServes) {
   EXPECT_FALSE(config.contains("segment_size")) << "a Hub config knows nothing of segments";
 
   // infini run reads a document and generates.
-  const Result r = shell(kBin + "/infini run --model " + dir + " --doc " + document() +
-                         " --question 'What is the pass key?' --max-tokens 4 --no-progress"
-                         " --segment-size 16");
+  const CliResult r = run_shell(kBin + "/infini run --model " + dir + " --doc " + document() +
+                                " --question 'What is the pass key?' --max-tokens 4 --no-progress"
+                                " --segment-size 16");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("segment 16 tokens"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("generated "), std::string::npos) << r.output;
@@ -108,13 +92,13 @@ TEST_P(HubFamilyTest, LoadsRunsAndServes) {
   // infini-server starts in the background; "listening on" means the model,
   // tokenizer and service are up. Then SIGTERM and the exit status.
   const std::string log = root_.file("server.log");
-  const Result server =
-      shell("(" + kBin + "/infini-server --model " + dir +
-            " --listen 127.0.0.1:0 --metrics-listen '' > " + log +
-            " 2>&1 & pid=$!; for i in $(seq 1200); do grep -q 'listening on' " + log +
-            " && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
-            "grep -q 'listening on' " +
-            log + "; up=$?; kill -TERM $pid; wait $pid; exit $up)");
+  const CliResult server =
+      run_shell("(" + kBin + "/infini-server --model " + dir +
+                " --listen 127.0.0.1:0 --metrics-listen '' > " + log +
+                " 2>&1 & pid=$!; for i in $(seq 1200); do grep -q 'listening on' " + log +
+                " && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done; "
+                "grep -q 'listening on' " +
+                log + "; up=$?; kill -TERM $pid; wait $pid; exit $up)");
   std::ifstream in(log);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(server.status, 0) << text;
@@ -197,8 +181,8 @@ TEST(BadCheckpointTest, EachFailsNamingTheFileAndTheKey) {
     fs::remove_all(dir);
     fs::copy(root.file("good"), dir, fs::copy_options::recursive);
     c.spoil(dir);
-    const Result r = shell(kBin + "/infini run --model " + dir + " --doc " + root.file("doc.txt") +
-                           " --question q --no-progress");
+    const CliResult r = run_shell(kBin + "/infini run --model " + dir + " --doc " +
+                                  root.file("doc.txt") + " --question q --no-progress");
     EXPECT_NE(r.status, 0) << r.output;
     for (const std::string& part : c.expected) {
       EXPECT_NE(r.output.find(part), std::string::npos)

@@ -4,36 +4,19 @@
 // and one line that says why; where it has one, bench reports the cuBLAS
 // peak of that GPU.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
 #include <string>
 
 #include "engine/cuda/cuda_backend.h"
 #include "tests/engine/test_support.h"
+#include "tests/tools/cli_run.h"
 
 namespace infini {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Result run(const std::string& args) {
-  const std::string command = std::string(INFINI_BIN_DIR) + "/infini " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
+using testing::CliResult;
+using testing::run_infini;
 
 const std::string kGolden = std::string(INFINI_TEST_DATA_DIR) + "/golden/delta_gqa_untied_f32";
 const std::string kDemo = std::string(INFINI_SOURCE_DIR) + "/models/demo";
@@ -60,7 +43,7 @@ TEST(InfiniBackendFlag, WithoutAGpuItExitsWithOneLineSayingWhy) {
   };
   for (const std::string& command : commands) {
     SCOPED_TRACE(command);
-    const Result r = run(command);
+    const CliResult r = run_infini(command);
     EXPECT_EQ(r.status, 1) << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "not one line:\n"
                                                                      << r.output;
@@ -76,7 +59,7 @@ TEST(InfiniBackendFlag, UnknownBackendIsAUsageErrorNamingBoth) {
                                       kGolden + "/ids.txt --out /dev/null"};
   for (const std::string& command : commands) {
     SCOPED_TRACE(command);
-    const Result r = run(command);
+    const CliResult r = run_infini(command);
     EXPECT_EQ(r.status, 2) << r.output;
     EXPECT_NE(r.output.find("--backend must be cpu or cuda, got 'tpu'"), std::string::npos)
         << r.output;
@@ -86,8 +69,8 @@ TEST(InfiniBackendFlag, UnknownBackendIsAUsageErrorNamingBoth) {
 TEST(InfiniBackendFlag, CpuIsTheDefaultAndCanBeNamed) {
   for (const std::string flag : {std::string(), std::string(" --backend cpu")}) {
     SCOPED_TRACE("flag '" + flag + "'");
-    const Result r =
-        run("bench --shape tiny --tokens 256 --decode-tokens 2 --gemm-seconds 0.02" + flag);
+    const CliResult r =
+        run_infini("bench --shape tiny --tokens 256 --decode-tokens 2 --gemm-seconds 0.02" + flag);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("on cpu"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("oneDNN bf16 GEMM"), std::string::npos) << r.output;
@@ -98,8 +81,8 @@ TEST(InfiniBackendFlag, CpuIsTheDefaultAndCanBeNamed) {
 TEST(InfiniBackendFlag, BenchOnCudaMeasuresTheCublasPeakOfTheSameGpu) {
   const std::string reason = no_gpu_reason();
   if (!reason.empty()) GTEST_SKIP() << "CUDA backend not available: " << reason;
-  const Result r =
-      run("bench --backend cuda --shape tiny --tokens 4096 --decode-tokens 4 --gemm-seconds 0.2");
+  const CliResult r = run_infini(
+      "bench --backend cuda --shape tiny --tokens 4096 --decode-tokens 4 --gemm-seconds 0.2");
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* s : {"on cuda", "device: ", "cuBLAS bf16 GEMM", "peak",
                         "ingest:", "of the GEMM peak", "decode:", "state:"}) {
@@ -110,7 +93,7 @@ TEST(InfiniBackendFlag, BenchOnCudaMeasuresTheCublasPeakOfTheSameGpu) {
 }
 
 TEST(InfiniBackendFlag, HelpDocumentsIt) {
-  const Result r = run("--help");
+  const CliResult r = run_infini("--help");
   ASSERT_EQ(r.status, 0);
   // run, logits, bench and eval each list it.
   size_t count = 0;

@@ -2,37 +2,19 @@
 // in a temporary directory and checks its files, output and exit status.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sys/wait.h>
 
 #include "tests/engine/test_support.h"
+#include "tests/tools/cli_run.h"
 
 namespace infini {
 namespace {
 
+using testing::CliResult;
+using testing::run_infini;
+
 using testing::TempDir;
-
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Result run(const std::string& args, bool with_stderr = true) {
-  const std::string command =
-      std::string(INFINI_BIN_DIR) + "/infini " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
@@ -45,8 +27,8 @@ TEST(InfiniCliTest, LogitsMatchGoldenWholeAndChunked) {
   TempDir dir;
   const auto expected = testing::read_f32(kGolden + "/logits.f32");
   for (const std::string chunk : {"", " --chunk 1", " --chunk 5"}) {
-    auto r = run("logits --model " + kGolden + " --ids-file " + kGolden + "/ids.txt --out " +
-                 dir.file("out.f32") + chunk);
+    auto r = run_infini("logits --model " + kGolden + " --ids-file " + kGolden + "/ids.txt --out " +
+                        dir.file("out.f32") + chunk);
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_LT(testing::relative_error(testing::read_f32(dir.file("out.f32")), expected), 1e-4)
         << "chunk flag '" << chunk << "'";
@@ -56,20 +38,20 @@ TEST(InfiniCliTest, LogitsMatchGoldenWholeAndChunked) {
 TEST(InfiniCliTest, LogitsRejectsBadIds) {
   TempDir dir;
   write_file(dir.file("bad.txt"), "1 2 three 4");
-  auto r = run("logits --model " + kGolden + " --ids-file " + dir.file("bad.txt") + " --out " +
-               dir.file("o"));
+  auto r = run_infini("logits --model " + kGolden + " --ids-file " + dir.file("bad.txt") +
+                      " --out " + dir.file("o"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("'three' at position 2"), std::string::npos) << r.output;
 
   write_file(dir.file("range.txt"), "1 2 100000");
-  r = run("logits --model " + kGolden + " --ids-file " + dir.file("range.txt") + " --out " +
-          dir.file("o"));
+  r = run_infini("logits --model " + kGolden + " --ids-file " + dir.file("range.txt") + " --out " +
+                 dir.file("o"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("outside the vocabulary"), std::string::npos) << r.output;
 
   write_file(dir.file("empty.txt"), "  \n");
-  r = run("logits --model " + kGolden + " --ids-file " + dir.file("empty.txt") + " --out " +
-          dir.file("o"));
+  r = run_infini("logits --model " + kGolden + " --ids-file " + dir.file("empty.txt") + " --out " +
+                 dir.file("o"));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("no token ids"), std::string::npos) << r.output;
 }
@@ -77,9 +59,10 @@ TEST(InfiniCliTest, LogitsRejectsBadIds) {
 TEST(InfiniCliTest, MakeModelThenRunStreamsADocument) {
   TempDir dir;
   const std::string model = dir.file("model");
-  auto r = run("make-model --out " + model + " --seed 3 --tokenizer " + kTokenizer +
-               " --hidden 32 --layers 2 --heads 2 --kv-heads 1 --intermediate 64 --segment 32"
-               " --update delta --dtype bf16");
+  auto r =
+      run_infini("make-model --out " + model + " --seed 3 --tokenizer " + kTokenizer +
+                 " --hidden 32 --layers 2 --heads 2 --kv-heads 1 --intermediate 64 --segment 32"
+                 " --update delta --dtype bf16");
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* f : {"config.json", "model.safetensors", "tokenizer.model", "UNTRAINED"}) {
     EXPECT_TRUE(std::filesystem::exists(model + "/" + f)) << f;
@@ -87,8 +70,9 @@ TEST(InfiniCliTest, MakeModelThenRunStreamsADocument) {
   std::string doc;
   for (int i = 0; i < 200; ++i) doc += "The grass is green. The sky is blue. Here we go. ";
   write_file(dir.file("doc.txt"), doc);
-  r = run("run --model " + model + " --doc " + dir.file("doc.txt") +
-          " --question 'What colour is the sky?' --max-tokens 5 --chunk-bytes 7 --no-progress");
+  r = run_infini(
+      "run --model " + model + " --doc " + dir.file("doc.txt") +
+      " --question 'What colour is the sky?' --max-tokens 5 --chunk-bytes 7 --no-progress");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("untrained"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("segments folded"), std::string::npos) << r.output;
@@ -96,9 +80,10 @@ TEST(InfiniCliTest, MakeModelThenRunStreamsADocument) {
 
   // The same tokens and the same greedy text, whatever the chunking of the document.
   auto answer = [&](const std::string& chunk, bool with_stderr) {
-    auto out = run("run --model " + model + " --doc " + dir.file("doc.txt") +
-                       " --summarize --max-tokens 6 --dtype f32 --no-progress --chunk-bytes " + chunk,
-                   with_stderr);
+    auto out = run_infini(
+        "run --model " + model + " --doc " + dir.file("doc.txt") +
+            " --summarize --max-tokens 6 --dtype f32 --no-progress --chunk-bytes " + chunk,
+        with_stderr);
     EXPECT_EQ(out.status, 0) << out.output;
     if (!with_stderr) return out.output;
     const auto at = out.output.find("read ");
@@ -112,27 +97,28 @@ TEST(InfiniCliTest, MakeModelThenRunStreamsADocument) {
 TEST(InfiniCliTest, RunRejectsBadDocuments) {
   TempDir dir;
   const std::string model = dir.file("model");
-  ASSERT_EQ(run("make-model --out " + model + " --tokenizer " + kTokenizer +
-                " --hidden 16 --layers 1 --heads 2 --intermediate 16 --segment 8")
+  ASSERT_EQ(run_infini("make-model --out " + model + " --tokenizer " + kTokenizer +
+                       " --hidden 16 --layers 1 --heads 2 --intermediate 16 --segment 8")
                 .status,
             0);
   write_file(dir.file("empty.txt"), "");
-  auto r = run("run --model " + model + " --doc " + dir.file("empty.txt") + " --question hi");
+  auto r =
+      run_infini("run --model " + model + " --doc " + dir.file("empty.txt") + " --question hi");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("is empty"), std::string::npos) << r.output;
-  r = run("run --model " + model + " --doc " + dir.file("missing.txt") + " --question hi");
+  r = run_infini("run --model " + model + " --doc " + dir.file("missing.txt") + " --question hi");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("cannot open document"), std::string::npos) << r.output;
-  r = run("run --model " + model + " --doc " + dir.file("empty.txt"));
+  r = run_infini("run --model " + model + " --doc " + dir.file("empty.txt"));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("--question"), std::string::npos) << r.output;
-  r = run("run --model " + dir.file("nowhere") + " --doc x --question hi");
+  r = run_infini("run --model " + dir.file("nowhere") + " --doc x --question hi");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
 }
 
 TEST(InfiniCliTest, BenchPrintsFiguresAndRatio) {
-  auto r = run("bench --shape tiny --tokens 1024 --decode-tokens 4 --gemm-seconds 0.05");
+  auto r = run_infini("bench --shape tiny --tokens 1024 --decode-tokens 4 --gemm-seconds 0.05");
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* s : {"peak", "ingest:", "of the GEMM peak", "decode:", "state:", "RSS:"}) {
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
@@ -140,10 +126,10 @@ TEST(InfiniCliTest, BenchPrintsFiguresAndRatio) {
 }
 
 TEST(InfiniCliTest, UsageErrors) {
-  EXPECT_EQ(run("frobnicate").status, 2);
-  EXPECT_EQ(run("bench --shape tiny --bogus 1").status, 2);
-  EXPECT_EQ(run("bench --shape nonsense").status, 2);
-  auto r = run("--help");
+  EXPECT_EQ(run_infini("frobnicate").status, 2);
+  EXPECT_EQ(run_infini("bench --shape tiny --bogus 1").status, 2);
+  EXPECT_EQ(run_infini("bench --shape nonsense").status, 2);
+  auto r = run_infini("--help");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.output.find("make-model"), std::string::npos);
 }

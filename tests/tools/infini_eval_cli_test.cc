@@ -1,38 +1,20 @@
 // End-to-end tests of `infini eval`: the real executable on a tiny random
 // model with the test tokenizer and the demo model's prompt template.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "tests/engine/test_support.h"
+#include "tests/tools/cli_run.h"
 
 namespace infini {
 namespace {
 
+using testing::CliResult;
+using testing::run_infini;
+
 using testing::TempDir;
-
-struct Result {
-  int status = -1;
-  std::string output;  // stdout, or stdout and stderr together
-};
-
-Result run(const std::string& args, bool with_stderr = true) {
-  const std::string command =
-      std::string(INFINI_BIN_DIR) + "/infini " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
 
 const std::string kTokenizer = std::string(INFINI_TEST_DATA_DIR) + "/tokenizer/tokenizer.model";
 
@@ -42,9 +24,9 @@ class InfiniEvalCliTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     model_ = dir_->file("model");
-    const auto r = run("make-model --out " + model_ + " --seed 3 --tokenizer " + kTokenizer +
-                       " --hidden 32 --layers 2 --heads 2 --kv-heads 1 --intermediate 64 "
-                       "--segment 64");
+    const auto r = run_infini("make-model --out " + model_ + " --seed 3 --tokenizer " + kTokenizer +
+                              " --hidden 32 --layers 2 --heads 2 --kv-heads 1 --intermediate 64 "
+                              "--segment 64");
     ASSERT_EQ(r.status, 0) << r.output;
     std::ofstream(model_ + "/prompt_template.json")
         << R"({"document_prefix": "<doc>", "question": "<question> {question} <answer>",)"
@@ -60,7 +42,7 @@ TempDir* InfiniEvalCliTest::dir_ = nullptr;
 std::string InfiniEvalCliTest::model_;
 
 TEST_F(InfiniEvalCliTest, PasskeyPrintsATableWithBaselines) {
-  auto r = run("eval passkey --model " + model_ + " --lengths 1k --trials 2", false);
+  auto r = run_infini("eval passkey --model " + model_ + " --lengths 1k --trials 2", false);
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* s : {"infini eval passkey: filler repeat", "dtype bf16", "2 trials", "seed 1",
                         "| length | tokens | model acc | digits in place | 0-20% |",
@@ -81,7 +63,7 @@ TEST_F(InfiniEvalCliTest, PasskeyPrintsATableWithBaselines) {
   EXPECT_EQ(std::count(row.begin(), row.begin() + row.find('\n'), '-'), 3) << row;
 
   // Progress on stderr: one line per trial, and the state / KV-cache line.
-  r = run("eval passkey --model " + model_ + " --lengths 1k --trials 2 --dtype f32");
+  r = run_infini("eval passkey --model " + model_ + " --lengths 1k --trials 2 --dtype f32");
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* s :
        {"[1k trial 1/2] depth 0.250", "[1k trial 2/2] depth 0.750", "expected '", "memory-off '",
@@ -89,7 +71,8 @@ TEST_F(InfiniEvalCliTest, PasskeyPrintsATableWithBaselines) {
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
   }
   // The same seed gives the same documents and answers.
-  auto again = run("eval passkey --model " + model_ + " --lengths 1k --trials 2 --dtype f32");
+  auto again =
+      run_infini("eval passkey --model " + model_ + " --lengths 1k --trials 2 --dtype f32");
   auto expected = [](const std::string& out) {
     const auto at = out.find("expected '");
     return at == std::string::npos ? std::string("(none)") : out.substr(at, 80);
@@ -102,11 +85,11 @@ TEST_F(InfiniEvalCliTest, SummaryWithProseAndNoBaselines) {
   std::ofstream(prose) << "Maintainers should keep a list of the contributors.\n"
                           "Release often, and say what changed in the NEWS file.\n"
                           "Answer bug reports promptly.\n";
-  const auto r = run("eval summary --model " + model_ +
-                         " --lengths 1024,2k --trials 1 --filler prose "
-                         "--prose-file " +
-                         prose + " --no-baselines --max-tokens 4 --seed 5",
-                     false);
+  const auto r = run_infini("eval summary --model " + model_ +
+                                " --lengths 1024,2k --trials 1 --filler prose "
+                                "--prose-file " +
+                                prose + " --no-baselines --max-tokens 4 --seed 5",
+                            false);
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* s : {"filler prose", "seed 5", "facts in place", "\n| 1k | ", "\n| 2k | "}) {
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
@@ -130,15 +113,15 @@ TEST_F(InfiniEvalCliTest, UsageErrorsNameTheFlag) {
            {"eval passkey" + m + " --lengths 1k --dtype f16", "--dtype"},
            {"eval passkey" + m + " --lengths 1k --bogus 1", "unknown flag --bogus"},
        }) {
-    const auto r = run(bad.args);
+    const auto r = run_infini(bad.args);
     EXPECT_EQ(r.status, 2) << bad.args << "\n" << r.output;
     EXPECT_NE(r.output.find(bad.message), std::string::npos) << bad.args << "\n" << r.output;
   }
   // A model that is not there is a runtime error, with context.
-  const auto r = run("eval passkey --model " + dir_->file("nowhere") + " --lengths 1k");
+  const auto r = run_infini("eval passkey --model " + dir_->file("nowhere") + " --lengths 1k");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
-  EXPECT_NE(run("--help").output.find("passkey|needle|summary"), std::string::npos);
+  EXPECT_NE(run_infini("--help").output.find("passkey|needle|summary"), std::string::npos);
 }
 
 }  // namespace

@@ -3,37 +3,20 @@
 // add_special_tokens=False)) or as text (--special text, as the server reads user
 // text); and clear errors naming the file and key for bad tokenizer files.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
 
 #include "tests/engine/test_support.h"
+#include "tests/tools/cli_run.h"
 
 namespace infini {
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Result run(const std::string& args) {
-  const std::string command = std::string(INFINI_BIN_DIR) + "/infini " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
+using testing::CliResult;
+using testing::run_infini;
 
 const std::string kSmall = std::string(INFINI_TEST_DATA_DIR) + "/tokenizer/smollm2_style";
 // The text of bpe_tokenizer_test.cc's reference case and the ids
@@ -48,7 +31,7 @@ TEST(InfiniTokenizeTest, PrintsTheReferenceIdsOnOneLine) {
   std::ofstream(dir.file("in.txt"), std::ios::binary) << kText;
   for (const std::string source :
        {"--tokenizer " + kSmall + "/tokenizer.json", "--model " + kSmall}) {
-    const auto r = run("tokenize " + source + " --in " + dir.file("in.txt"));
+    const auto r = run_infini("tokenize " + source + " --in " + dir.file("in.txt"));
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(r.output, kIds) << source;
   }
@@ -85,7 +68,7 @@ TEST(InfiniTokenizeTest, RealQwen3FileMatchesTheReference) {
     if (c >= '0' && c <= '9') expected.push_back(c);
   }
   expected.push_back('\n');
-  const auto r = run("tokenize --model " + model + " --in " + dir.file("in.txt"));
+  const auto r = run_infini("tokenize --model " + model + " --in " + dir.file("in.txt"));
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output, expected);
 }
@@ -93,9 +76,9 @@ TEST(InfiniTokenizeTest, RealQwen3FileMatchesTheReference) {
 TEST(InfiniTokenizeTest, SpecialTextReadsSpecialTokenStringsAsText) {
   testing::TempDir dir;
   std::ofstream(dir.file("in.txt"), std::ios::binary) << "a<|im_end|>b";
-  const auto parsed = run("tokenize --model " + kSmall + " --in " + dir.file("in.txt"));
+  const auto parsed = run_infini("tokenize --model " + kSmall + " --in " + dir.file("in.txt"));
   const auto text =
-      run("tokenize --model " + kSmall + " --in " + dir.file("in.txt") + " --special text");
+      run_infini("tokenize --model " + kSmall + " --in " + dir.file("in.txt") + " --special text");
   ASSERT_EQ(parsed.status, 0) << parsed.output;
   ASSERT_EQ(text.status, 0) << text.output;
   EXPECT_NE(parsed.output.find(" 2 "), std::string::npos) << parsed.output;  // <|im_end|>
@@ -105,8 +88,8 @@ TEST(InfiniTokenizeTest, SpecialTextReadsSpecialTokenStringsAsText) {
 TEST(InfiniTokenizeTest, ReadsSentencePieceModelsToo) {
   testing::TempDir dir;
   std::ofstream(dir.file("in.txt"), std::ios::binary) << "the pass key";
-  const auto r = run("tokenize --tokenizer " + std::string(INFINI_TEST_DATA_DIR) +
-                     "/tokenizer/tokenizer.model --in " + dir.file("in.txt"));
+  const auto r = run_infini("tokenize --tokenizer " + std::string(INFINI_TEST_DATA_DIR) +
+                            "/tokenizer/tokenizer.model --in " + dir.file("in.txt"));
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_FALSE(r.output.empty());
   EXPECT_EQ(r.output.find_first_not_of("0123456789 \n"), std::string::npos) << r.output;
@@ -131,7 +114,7 @@ TEST(InfiniTokenizeTest, BadInputsGiveClearErrors) {
                "tokenize --tokenizer " + dir.file("tokenizer.json") + " --in " + dir.file("in.txt"),
                dir.file("tokenizer.json") + ": model.merges[0]"},
        }) {
-    const auto r = run(c.args);
+    const auto r = run_infini(c.args);
     EXPECT_NE(r.status, 0) << c.args;
     EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << "\n" << r.output;
   }

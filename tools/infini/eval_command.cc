@@ -11,6 +11,7 @@
 #include <span>
 #include <stdexcept>
 
+#include "engine/human_bytes.h"
 #include "engine/model.h"
 #include "engine/prompt_template.h"
 #include "engine/tokenizer.h"
@@ -22,15 +23,6 @@
 namespace infini::tool {
 
 namespace {
-
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024.0 && u < 4) bytes /= 1024.0, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
-  return buf;
-}
 
 std::string percent(int64_t hits, int64_t total) {
   if (total == 0) return "-";

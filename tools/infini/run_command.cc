@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/generator.h"
+#include "engine/human_bytes.h"
 #include "engine/model.h"
 #include "engine/prompt_template.h"
 #include "engine/tokenizer.h"
@@ -16,15 +17,6 @@
 namespace infini::tool {
 
 namespace {
-
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024.0 && u < 4) bytes /= 1024.0, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
-  return buf;
-}
 
 class Progress {
  public:

@@ -15,6 +15,7 @@
 #include "server/sessions/session_manager.h"
 #include "server/sessions/session_persistence.h"
 #include "server/status.h"
+#include "tests/engine/random_model.h"
 #include "tests/engine/test_support.h"
 
 namespace infini::server {
@@ -26,30 +27,13 @@ class SessionEvictionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     tokenizer_ = Tokenizer::load(infini::testing::data_dir() + "/tokenizer/tokenizer.model");
-    ModelConfig c;
-    c.vocab_size = tokenizer_->vocab_size();
-    c.hidden_size = 16;
-    c.intermediate_size = 32;
-    c.num_layers = 1;
-    c.num_heads = 2;
-    c.num_kv_heads = 1;
-    c.head_dim = 8;
-    c.segment_size = 4;
-    tensors_ = new std::vector<NamedTensor>(random_weights(c, 1, 0.1f, 0.0f, false));
-    for (const auto& t : *tensors_)
-      views_[t.name] = TensorView{DType::kF32, t.shape, t.values.data()};
-    model_ = Model::build(
-        c,
-        [](const std::string& n) -> const TensorView* {
-          auto it = views_.find(n);
-          return it == views_.end() ? nullptr : &it->second;
-        },
-        LoadOptions{}, "test");
+    ModelConfig c = infini::testing::tiny_model_config(tokenizer_->vocab_size(), 16, 1, 4);
+    weights_ = new infini::testing::RandomWeights(c, 1, 0.1f, 0.0f);
+    model_ = weights_->build();
   }
   static void TearDownTestSuite() {
     model_.reset();
-    views_.clear();
-    delete tensors_;
+    delete weights_;
   }
 
   void SetUp() override {
@@ -90,8 +74,7 @@ class SessionEvictionTest : public ::testing::Test {
 
   static inline std::shared_ptr<const Tokenizer> tokenizer_;
   static inline std::shared_ptr<const Model> model_;
-  static inline std::vector<NamedTensor>* tensors_ = nullptr;
-  static inline std::map<std::string, TensorView> views_;
+  static inline infini::testing::RandomWeights* weights_ = nullptr;
   fs::path dir_;
 };
 
