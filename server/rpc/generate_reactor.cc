@@ -1,6 +1,5 @@
 #include "server/rpc/generate_reactor.h"
 
-#include "server/admission/limit.h"
 #include "server/rpc/request_validation.h"
 #include "server/status.h"
 
@@ -24,10 +23,9 @@ GenerateReactor::GenerateReactor(const ServiceContext& context,
                                  const grpc::CallbackServerContext& ctx, const char* method,
                                  const std::string& session_id, std::vector<PromptPiece> prompt,
                                  const v1::GenerationParams& params)
-    : context_(context), call_(context, method), prompt_(std::move(prompt)) {
+    : CallReactor(context, method), prompt_(std::move(prompt)) {
   try {
-    const std::string tenant = caller_tenant(context_.authenticator, ctx);
-    if (context_.streams != nullptr) stream_slot_ = context_.streams->acquire();
+    admit(ctx);
     size_t prompt_bytes = 0;
     for (const auto& piece : prompt_) prompt_bytes += piece.text.size();
     check_message_bytes(prompt_bytes, context_.max_message_bytes, "the question");
@@ -39,13 +37,8 @@ GenerateReactor::GenerateReactor(const ServiceContext& context,
     }
     request_ = generation_request(params, context_.generation, context_.prompt.stop);
     request_.stop_ids = context_.prompt.stop_ids;
-    session_ = context_.sessions->get(session_id, tenant);
-    const bool queued = context_.scheduler->submit(session_->queue, [this] { generate(); });
-    context_.metrics->set_queue_depth(context_.scheduler->queued());
-    if (!queued) {
-      throw LimitExceeded(Limit::kQueue,
-                         "the engine queue is full; retry later");
-    }
+    session_ = context_.sessions->get(session_id, tenant_);
+    submit(session_->queue, [this] { generate(); });
   } catch (...) {
     finish(call_.status_of_current_exception());
   }
@@ -107,18 +100,15 @@ void GenerateReactor::generate() {
 
 void GenerateReactor::push(v1::GenerateResponse message, bool last) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (finished_) return;
   outbox_.push_back(std::move(message));
   last_queued_ = last;
-  if (!writing_) start_next_write();
-}
-
-void GenerateReactor::start_next_write() {
-  writing_ = true;
-  StartWrite(&outbox_.front());
+  if (!writing_) writing_ = start_write(&outbox_.front());  // false: finishing
 }
 
 void GenerateReactor::OnWriteDone(bool ok) {
+  // A finish that came while this write was in flight (cancel or error
+  // mid-answer) is sent now, and nothing more is written.
+  if (!write_completed()) return;
   bool finish_now = false;
   grpc::Status status = grpc::Status::OK;
   {
@@ -132,26 +122,12 @@ void GenerateReactor::OnWriteDone(bool ok) {
       finish_now = last_queued_;
       status = grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
     } else if (!outbox_.empty()) {
-      start_next_write();
+      writing_ = start_write(&outbox_.front());
     } else if (last_queued_) {
       finish_now = true;
     }
   }
   if (finish_now) finish(status);
-}
-
-void GenerateReactor::OnCancel() { cancelled_ = true; }
-
-void GenerateReactor::OnDone() { delete this; }
-
-void GenerateReactor::finish(const grpc::Status& status) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (finished_) return;
-    finished_ = true;
-  }
-  call_.done(status);
-  Finish(status);
 }
 
 }  // namespace infini::server

@@ -4,7 +4,6 @@
 // that OnWriteDone drains, one write in flight at a time.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -16,12 +15,12 @@
 
 #include "engine/generator.h"
 #include "proto/infini/v1/long_context.grpc.pb.h"
-#include "server/rpc/rpc_call.h"
+#include "server/rpc/call_reactor.h"
 #include "server/rpc/service_context.h"
 
 namespace infini::server {
 
-class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateResponse> {
+class GenerateReactor final : public CallReactor<grpc::ServerWriteReactor<v1::GenerateResponse>> {
  public:
   // `prompt` continues the session's text (the question's or the summary's
   // pieces, PromptTemplate); none: an empty question. Errors in the request
@@ -32,30 +31,21 @@ class GenerateReactor final : public grpc::ServerWriteReactor<v1::GenerateRespon
                   std::vector<PromptPiece> prompt, const v1::GenerationParams& params);
 
   void OnWriteDone(bool ok) override;
-  void OnCancel() override;
-  void OnDone() override;
 
  private:
   void generate();  // worker thread
   void push(v1::GenerateResponse message, bool last);
-  void finish(const grpc::Status& status);
-  void start_next_write();  // under mutex_
 
-  const ServiceContext& context_;
-  RpcCall call_;
-  StreamSlots::Slot stream_slot_;  // held for the whole call (--max-streams)
   std::shared_ptr<Session> session_;
   std::vector<PromptPiece> prompt_;
   GenerationRequest request_;
   std::chrono::steady_clock::time_point arrived_ = std::chrono::steady_clock::now();
-  std::atomic<bool> cancelled_{false};
 
+  // Lock order: mutex_, then CallReactor's.
   std::mutex mutex_;
-  std::deque<v1::GenerateResponse> outbox_;
+  std::deque<v1::GenerateResponse> outbox_;  // front: the write in flight
   bool writing_ = false;
   bool last_queued_ = false;
-  bool finished_ = false;
-  grpc::Status final_status_;
 };
 
 }  // namespace infini::server

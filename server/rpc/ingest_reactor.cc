@@ -2,7 +2,6 @@
 
 #include <chrono>
 
-#include "server/admission/limit.h"
 #include "server/rpc/request_validation.h"
 #include "server/rpc/session_proto.h"
 #include "server/status.h"
@@ -11,10 +10,9 @@ namespace infini::server {
 
 IngestReactor::IngestReactor(const ServiceContext& context,
                              const grpc::CallbackServerContext& ctx, v1::IngestResponse* response)
-    : context_(context), response_(response), call_(context, "Ingest") {
+    : CallReactor(context, "Ingest"), response_(response) {
   try {
-    tenant_ = caller_tenant(context_.authenticator, ctx);
-    if (context_.streams != nullptr) stream_slot_ = context_.streams->acquire();
+    admit(ctx);
   } catch (...) {
     finish(call_.status_of_current_exception());
     return;
@@ -42,13 +40,6 @@ void IngestReactor::OnReadDone(bool ok) {
   }
 }
 
-void IngestReactor::OnCancel() { cancelled_ = true; }
-
-void IngestReactor::OnDone() {
-  if (session_ != nullptr) --session_->users;
-  delete this;
-}
-
 void IngestReactor::accept(v1::IngestRequest request) {
   const IngestTarget target =
       check_ingest_message(request, first_message_, context_.model->config().vocab_size);
@@ -62,13 +53,13 @@ void IngestReactor::accept(v1::IngestRequest request) {
       session_ = context_.sessions->get(request.session_id(), tenant_);
     }
     call_.set_session(session_->id);
-    ++session_->users;  // never evicted while this stream is open (see OnDone)
+    user_ = SessionUser(session_);
   }
   if (context_.chunk_rate != nullptr && request.chunk_case() != v1::IngestRequest::CHUNK_NOT_SET) {
     context_.chunk_rate->take(session_->id);
   }
   auto chunk = std::make_shared<v1::IngestRequest>(std::move(request));
-  const bool queued = context_.scheduler->submit(session_->queue, [this, chunk] {
+  submit(session_->queue, [this, chunk] {
     try {
       if (cancelled_) {
         finish(grpc::Status(grpc::StatusCode::CANCELLED,
@@ -87,12 +78,7 @@ void IngestReactor::accept(v1::IngestRequest request) {
     } else {
       StartRead(&request_);
     }
-  });
-  context_.metrics->set_queue_depth(context_.scheduler->queued());
-  if (!queued) {
-    throw LimitExceeded(Limit::kQueue,
-                       "the engine queue is full; the chunk was not read, retry later");
-  }
+  }, "the engine queue is full; the chunk was not read, retry later");
 }
 
 void IngestReactor::apply(const v1::IngestRequest& request) {
@@ -172,7 +158,7 @@ void IngestReactor::finish_durably() {
   }
   // On the session's queue, after every chunk of this call: the snapshot
   // holds all of them, and no other task changes the state meanwhile.
-  const bool queued = context_.scheduler->submit(session_->queue, [this] {
+  const bool queued = submit_task(context_, session_->queue, [this] {
     try {
       context_.sessions->ensure_resident(*session_);
       context_.persistence->write(*context_.sessions, *session_);
@@ -202,12 +188,7 @@ void IngestReactor::finish_durably() {
   }
 }
 
-void IngestReactor::finish(const grpc::Status& status) {
-  {
-    std::lock_guard<std::mutex> lock(finish_mutex_);
-    if (finished_) return;
-    finished_ = true;
-  }
+grpc::Status IngestReactor::completing(grpc::Status status) {
   if (status.ok()) {
     fill_session_proto(*session_, *context_.sessions, context_.model_name,
                        response_->mutable_session());
@@ -216,19 +197,16 @@ void IngestReactor::finish(const grpc::Status& status) {
     response_->set_tokens(tokens_);
     response_->set_segments(segments_);
     response_->set_seconds(seconds_);
+    return status;
   }
-  if (!status.ok() && session_ != nullptr && status.error_code() != grpc::StatusCode::CANCELLED) {
+  if (session_ != nullptr && status.error_code() != grpc::StatusCode::CANCELLED) {
     // The chunks read before the error stay read: say where they are, so a
     // client whose first message created the session can find it.
-    const grpc::Status named(status.error_code(),
-                             status.error_message() + " (session " + session_->id + " holds " +
-                                 std::to_string(session_->tokens.load()) + " tokens)");
-    call_.done(named);
-    Finish(named);
-    return;
+    return grpc::Status(status.error_code(),
+                        status.error_message() + " (session " + session_->id + " holds " +
+                            std::to_string(session_->tokens.load()) + " tokens)");
   }
-  call_.done(status);
-  Finish(status);
+  return status;
 }
 
 }  // namespace infini::server

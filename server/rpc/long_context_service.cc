@@ -2,7 +2,6 @@
 
 #include <memory>
 
-#include "server/admission/limit.h"
 #include "server/rpc/generate_reactor.h"
 #include "server/rpc/ingest_reactor.h"
 #include "server/rpc/request_validation.h"
@@ -103,8 +102,8 @@ grpc::ServerUnaryReactor* LongContextService::ForkSession(grpc::CallbackServerCo
     auto source = context_.sessions->get(request->session_id(), tenant);
     Labels labels(request->labels().begin(), request->labels().end());
     // The copy is taken on the source's queue, after the chunks sent before it.
-    const bool queued = context_.scheduler->submit(
-        source->queue, [this, source, labels, tenant, reactor, response, call] {
+    submit_or_refuse(
+        context_, source->queue, [this, source, labels, tenant, reactor, response, call] {
           grpc::Status status;
           try {
             context_.sessions->ensure_resident(*source);  // reloads an evicted source
@@ -115,10 +114,8 @@ grpc::ServerUnaryReactor* LongContextService::ForkSession(grpc::CallbackServerCo
           }
           call->done(status);
           reactor->Finish(status);
-        });
-    if (!queued) {
-      throw LimitExceeded(Limit::kQueue, "the engine queue is full; retry later");
-    }
+        },
+        "the engine queue is full; retry later");
   } catch (...) {
     const grpc::Status status = call->status_of_current_exception();
     call->done(status);

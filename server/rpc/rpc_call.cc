@@ -47,4 +47,16 @@ void RpcCall::done(const grpc::Status& status) {
   }
 }
 
+bool submit_task(const ServiceContext& context, const std::shared_ptr<SerialQueue>& queue,
+                 std::function<void()> task) {
+  const bool queued = context.scheduler->submit(queue, std::move(task));
+  context.metrics->set_queue_depth(context.scheduler->queued());
+  return queued;
+}
+
+void submit_or_refuse(const ServiceContext& context, const std::shared_ptr<SerialQueue>& queue,
+                      std::function<void()> task, const char* refusal) {
+  if (!submit_task(context, queue, std::move(task))) throw LimitExceeded(Limit::kQueue, refusal);
+}
+
 }  // namespace infini::server

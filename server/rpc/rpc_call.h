@@ -1,8 +1,11 @@
 // Bookkeeping every RPC shares: in-flight gauge, one log line, the request
-// counter and latency histogram, all at the call's end.
+// counter and latency histogram, all at the call's end; and handing a task
+// to the scheduler with the queue-depth gauge kept current.
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include <grpcpp/support/status.h>
@@ -33,5 +36,16 @@ class RpcCall {
   bool recorded_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
+
+// Queues `task` on `queue` and refreshes the queue-depth gauge, whether or
+// not it was queued; false when the engine queue is full.
+bool submit_task(const ServiceContext& context, const std::shared_ptr<SerialQueue>& queue,
+                 std::function<void()> task);
+
+// As submit_task, but a full queue throws LimitExceeded(Limit::kQueue,
+// `refusal`): the call fails RESOURCE_EXHAUSTED and RpcCall counts the limit
+// hit once (status_of_current_exception).
+void submit_or_refuse(const ServiceContext& context, const std::shared_ptr<SerialQueue>& queue,
+                      std::function<void()> task, const char* refusal);
 
 }  // namespace infini::server

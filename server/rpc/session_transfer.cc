@@ -39,20 +39,14 @@ int64_t max_snapshot_bytes(const SessionManager& sessions) {
 
 ExportReactor::ExportReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
                              const std::string& session_id)
-    : context_(context), call_(context, "ExportSession") {
+    : CallReactor(context, "ExportSession") {
   try {
-    const std::string tenant = caller_tenant(context_.authenticator, ctx);
+    admit(ctx);
     require_id(session_id, "session_id");
     call_.set_session(session_id);
-    if (context_.streams != nullptr) slot_ = context_.streams->acquire();
-    session_ = context_.sessions->get(session_id, tenant);
-    ++session_->users;  // not evicted while its bytes are taken (see OnDone)
-    const bool queued = context_.scheduler->submit(session_->queue, [this] { take_snapshot(); });
-    context_.metrics->set_queue_depth(context_.scheduler->queued());
-    if (!queued) {
-      throw LimitExceeded(Limit::kQueue,
-                         "the engine queue is full; retry later");
-    }
+    session_ = context_.sessions->get(session_id, tenant_);
+    user_ = SessionUser(session_);
+    submit(session_->queue, [this] { take_snapshot(); });
   } catch (...) {
     finish(call_.status_of_current_exception());
   }
@@ -82,32 +76,16 @@ void ExportReactor::write_next() {
   const size_t n = std::min(kSnapshotChunkBytes, bytes_.size() - sent_);
   chunk_.set_data(bytes_.data() + sent_, n);
   sent_ += n;
-  StartWrite(&chunk_);
+  start_write(&chunk_);
 }
 
 void ExportReactor::OnWriteDone(bool ok) {
+  if (!write_completed()) return;
   if (!ok) {
     finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client went away during the export"));
     return;
   }
   write_next();
-}
-
-void ExportReactor::OnCancel() { cancelled_ = true; }
-
-void ExportReactor::OnDone() {
-  if (session_ != nullptr) --session_->users;
-  delete this;
-}
-
-void ExportReactor::finish(const grpc::Status& status) {
-  {
-    std::lock_guard<std::mutex> lock(finish_mutex_);
-    if (finished_) return;
-    finished_ = true;
-  }
-  call_.done(status);
-  Finish(status);
 }
 
 // ---- ImportSession --------------------------------------------------------
@@ -144,13 +122,11 @@ void ImportReactor::check_pending(const SessionSnapshot& snapshot) const {
 
 ImportReactor::ImportReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
                              v1::Session* response)
-    : context_(context),
+    : CallReactor(context, "ImportSession"),
       response_(response),
-      call_(context, "ImportSession"),
       limit_bytes_(max_snapshot_bytes(*context.sessions)) {
   try {
-    tenant_ = caller_tenant(context_.authenticator, ctx);
-    if (context_.streams != nullptr) slot_ = context_.streams->acquire();
+    admit(ctx);
   } catch (...) {
     finish(call_.status_of_current_exception());
     return;
@@ -166,10 +142,13 @@ void ImportReactor::OnReadDone(bool ok) {
     } else if (bytes_.empty()) {
       finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "empty ImportSession stream: no snapshot bytes were sent"));
-    } else if (!context_.scheduler->submit(queue_, [this] { restore(); })) {
-      context_.metrics->record_limit_hit(Limit::kQueue);
-      finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "the engine queue is full; nothing was imported, retry later"));
+    } else {
+      try {
+        submit(queue_, [this] { restore(); },
+               "the engine queue is full; nothing was imported, retry later");
+      } catch (...) {
+        finish(call_.status_of_current_exception());
+      }
     }
     return;
   }
@@ -228,7 +207,7 @@ void ImportReactor::restore() {
     }
     // Durable before it is reported: written on its own queue, where no call
     // can change it meanwhile.
-    const bool queued = context_.scheduler->submit(session->queue, [this, session] {
+    const bool queued = submit_task(context_, session->queue, [this, session] {
       try {
         context_.persistence->write(*context_.sessions, *session);
       } catch (const std::exception& e) {
@@ -252,20 +231,6 @@ void ImportReactor::restore() {
   } catch (...) {
     finish(call_.status_of_current_exception());
   }
-}
-
-void ImportReactor::OnCancel() { cancelled_ = true; }
-
-void ImportReactor::OnDone() { delete this; }
-
-void ImportReactor::finish(const grpc::Status& status) {
-  {
-    std::lock_guard<std::mutex> lock(finish_mutex_);
-    if (finished_) return;
-    finished_ = true;
-  }
-  call_.done(status);
-  Finish(status);
 }
 
 }  // namespace infini::server

@@ -4,9 +4,7 @@
 // size limit. One reactor per call, as Ingest's and Ask's.
 #pragma once
 
-#include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -14,7 +12,7 @@
 #include "proto/infini/v1/long_context.grpc.pb.h"
 #include "proto/infini/v1/snapshot_chunk.h"
 #include "server/admission/stream_slots.h"
-#include "server/rpc/rpc_call.h"
+#include "server/rpc/call_reactor.h"
 #include "server/rpc/service_context.h"
 
 namespace infini::server {
@@ -30,30 +28,22 @@ int64_t max_snapshot_bytes(const SessionManager& sessions);
 // Server-streaming ExportSession: the snapshot is taken on the session's
 // queue (after the calls sent before it, reloading an evicted session), then
 // written a chunk at a time, one write in flight.
-class ExportReactor final : public grpc::ServerWriteReactor<v1::SnapshotChunk> {
+class ExportReactor final : public CallReactor<grpc::ServerWriteReactor<v1::SnapshotChunk>> {
  public:
   ExportReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
                 const std::string& session_id);
 
   void OnWriteDone(bool ok) override;
-  void OnCancel() override;
-  void OnDone() override;
 
  private:
   void take_snapshot();  // worker thread, on the session's queue
   void write_next();     // one write in flight: from take_snapshot, then OnWriteDone
-  void finish(const grpc::Status& status);
 
-  const ServiceContext& context_;
-  RpcCall call_;
-  StreamSlots::Slot slot_;
   std::shared_ptr<Session> session_;
+  SessionUser user_;  // not evicted while its bytes are taken
   std::string bytes_;
   size_t sent_ = 0;
   v1::SnapshotChunk chunk_;
-  std::atomic<bool> cancelled_{false};
-  std::mutex finish_mutex_;
-  bool finished_ = false;
 };
 
 // Client-streaming ImportSession: chunks are collected up to
@@ -61,34 +51,24 @@ class ExportReactor final : public grpc::ServerWriteReactor<v1::SnapshotChunk> {
 // (frame, checksum, model identity, fields), restored under the session
 // limits with its id for the caller's tenant, and written to
 // --snapshot-dir when set.
-class ImportReactor final : public grpc::ServerReadReactor<v1::SnapshotChunk> {
+class ImportReactor final : public CallReactor<grpc::ServerReadReactor<v1::SnapshotChunk>> {
  public:
   ImportReactor(const ServiceContext& context, const grpc::CallbackServerContext& ctx,
                 v1::Session* response);
 
   void OnReadDone(bool ok) override;
-  void OnCancel() override;
-  void OnDone() override;
 
  private:
   void restore();  // worker thread
   void check_pending(const SessionSnapshot& snapshot) const;
-  void finish(const grpc::Status& status);
 
-  const ServiceContext& context_;
   v1::Session* response_;
-  RpcCall call_;
-  StreamSlots::Slot slot_;
-  std::string tenant_;
   int64_t limit_bytes_ = 0;
   v1::SnapshotChunk chunk_;
   std::string bytes_;
   int64_t chunks_ = 0;
   // The restore task's own queue: it belongs to no session yet.
   std::shared_ptr<SerialQueue> queue_ = std::make_shared<SerialQueue>();
-  std::atomic<bool> cancelled_{false};
-  std::mutex finish_mutex_;
-  bool finished_ = false;
 };
 
 }  // namespace infini::server

@@ -63,7 +63,8 @@ struct Session {
   // An evicted session keeps everything but `state`'s tensors in memory.
   std::atomic<bool> resident{true};
   // Calls holding the session between tasks (an open Ingest stream, an
-  // Export): a session with any is never chosen for eviction.
+  // Export): a session with any is never chosen for eviction nor expired.
+  // Counted by SessionUser, never by hand.
   std::atomic<int> users{0};
 
   // Reads ids into the session: whole segments into `state`, the rest into
@@ -73,6 +74,34 @@ struct Session {
   void touch();
   void publish();  // copies the counts of `state` and `encoder` into the atomics
   Clock::time_point last_used() const;
+};
+
+// A call's hold on a session between its tasks (Session::users), for as
+// long as the guard lives: the reactor's, so released when the call is done.
+class SessionUser {
+ public:
+  SessionUser() = default;
+  explicit SessionUser(std::shared_ptr<Session> session) : session_(std::move(session)) {
+    if (session_ != nullptr) ++session_->users;
+  }
+  SessionUser(SessionUser&& other) noexcept : session_(std::move(other.session_)) {}
+  SessionUser& operator=(SessionUser&& other) noexcept {
+    if (this != &other) {
+      release();
+      session_ = std::move(other.session_);
+    }
+    return *this;
+  }
+  SessionUser(const SessionUser&) = delete;
+  SessionUser& operator=(const SessionUser&) = delete;
+  ~SessionUser() { release(); }
+
+ private:
+  void release() {
+    if (session_ != nullptr) --session_->users;
+    session_.reset();
+  }
+  std::shared_ptr<Session> session_;
 };
 
 struct SessionLimits {
