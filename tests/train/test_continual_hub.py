@@ -96,11 +96,6 @@ class ContinualHubTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    argv = sys.argv[:1]
-    args = iter(sys.argv[1:])
-    for arg in args:
-        if arg == "--infini":
-            INFINI = next(args)
-        else:
-            argv.append(arg)
+    from infini_flag import split_infini_flag
+    INFINI, argv = split_infini_flag(sys.argv)
     unittest.main(argv=argv)
