@@ -52,21 +52,15 @@ void GenerateReactor::generate() {
     }
     Session& s = *session_;
     context_.sessions->ensure_resident(s);  // an evicted session comes back first
-    // The fork gets the session's state and any text still waiting for a
-    // word boundary (encoded on a copy of the encoder); the session itself
-    // is not touched.
-    SessionState fork = s.state.fork();
-    const PromptTemplate::Ids ids =
-        context_.prompt.encode_after_document(*context_.tokenizer, s.encoder, prompt_);
-    std::vector<int32_t> tail = s.pending_ids;
-    tail.insert(tail.end(), ids.document_rest.begin(), ids.document_rest.end());
-    context_.model->ingest(fork, tail);
-    request_.prompt = ids.prompt;
+    // The question runs on a fork: the session itself is not touched.
+    DocumentReader::Question question =
+        s.document.question(*context_.model, context_.prompt, prompt_);
+    request_.prompt = std::move(question.prompt_ids);
     s.touch();
     const double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived_).count();
     const GenerationResult result =
-        infini::generate(*context_.model, *context_.tokenizer, fork, request_,
+        infini::generate(*context_.model, *context_.tokenizer, question.state, request_,
                          [this](std::string_view text) {
                            if (cancelled_) return false;
                            v1::GenerateResponse delta;

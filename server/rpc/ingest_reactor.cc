@@ -1,6 +1,7 @@
 #include "server/rpc/ingest_reactor.h"
 
 #include <chrono>
+#include <span>
 
 #include "server/rpc/request_validation.h"
 #include "server/rpc/session_proto.h"
@@ -85,55 +86,26 @@ void IngestReactor::apply(const v1::IngestRequest& request) {
   Session& s = *session_;
   context_.sessions->ensure_resident(s);  // an evicted session comes back first
   const auto start = std::chrono::steady_clock::now();
-  std::vector<int32_t> ids;
+  // All or nothing: a rejected chunk leaves the session's document as it was.
+  DocumentReader::Read read;
   int64_t bytes = 0;
-  // A working copy: if the chunk is rejected the encoder is left as it was.
-  StreamingEncoder encoder = s.encoder;
-  Utf8Validator::Result utf8{};
-  bool text = false;
   switch (request.chunk_case()) {
     case v1::IngestRequest::kText:
     case v1::IngestRequest::kTextBytes: {
-      const std::string& data =
-          request.has_text_bytes() ? request.text_bytes() : request.text();
-      utf8 = s.utf8.check(data);
-      if (utf8.invalid_at) {
-        throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
-                           "invalid UTF-8 at byte offset " + std::to_string(*utf8.invalid_at) +
-                               " of the session's text (byte " +
-                               std::to_string(*utf8.invalid_at - s.utf8.offset()) +
-                               " of this chunk); the chunk was not read");
-      }
-      ids = encoder.push(data);
+      const std::string& data = request.has_text_bytes() ? request.text_bytes() : request.text();
+      read = s.document.read_text(*context_.model, data, request.flush());
       bytes = static_cast<int64_t>(data.size());
-      text = true;
       break;
     }
     case v1::IngestRequest::kTokenIds: {
-      // Token ids continue the stream after any text still pending.
-      if (!s.utf8.complete()) {
-        throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
-                           "token_ids after text that ends inside a UTF-8 character");
-      }
-      ids = encoder.finish();
-      ids.insert(ids.end(), request.token_ids().ids().begin(), request.token_ids().ids().end());
+      const auto& ids = request.token_ids().ids();
+      read = s.document.read_ids(*context_.model, std::span<const int32_t>(ids.data(), ids.size()));
       break;
     }
     case v1::IngestRequest::CHUNK_NOT_SET:
+      if (request.flush()) read = s.document.flush(*context_.model);
       break;
   }
-  if (request.flush()) {
-    if (!(text ? utf8.needed == 0 : s.utf8.complete())) {
-      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
-                         "flush requested but the text ends inside a UTF-8 character");
-    }
-    auto rest = encoder.finish();
-    ids.insert(ids.end(), rest.begin(), rest.end());
-  }
-  ForwardStats stats;
-  s.read(*context_.model, ids, &stats);  // whole segments now, the rest waits (see Session)
-  s.encoder = std::move(encoder);
-  if (text) s.utf8.commit(utf8);
   s.publish();
   s.touch();
 
@@ -141,13 +113,13 @@ void IngestReactor::apply(const v1::IngestRequest& request) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ++chunks_;
   bytes_ += bytes;
-  tokens_ += static_cast<int64_t>(ids.size());
-  segments_ += stats.segments_folded;
+  tokens_ += read.tokens;
+  segments_ += read.stats.segments_folded;
   seconds_ += seconds;
-  call_.add_tokens(static_cast<int64_t>(ids.size()));
-  context_.metrics->record_ingest_chunk(static_cast<int64_t>(ids.size()), seconds);
-  if (stats.segments_folded > 0) {
-    context_.metrics->record_segment_folds(stats.segments_folded, stats.fold_seconds);
+  call_.add_tokens(read.tokens);
+  context_.metrics->record_ingest_chunk(read.tokens, seconds);
+  if (read.stats.segments_folded > 0) {
+    context_.metrics->record_segment_folds(read.stats.segments_folded, read.stats.fold_seconds);
   }
 }
 

@@ -140,7 +140,7 @@ SessionManager::Eviction SessionManager::evict(const std::shared_ptr<Session>& v
       persistence_->remove(victim->id);
       return;
     }
-    release_state(victim->state);
+    release_state(victim->document.state());
     {
       std::lock_guard<std::mutex> lock(mutex_);
       victim->resident = false;
@@ -167,7 +167,7 @@ void SessionManager::ensure_resident(Session& session) {
                        "session " + session.id +
                            " is evicted to disk and its snapshot cannot be reloaded: " + e.what());
   }
-  session.state = std::move(state);
+  session.document.state() = std::move(state);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     session.resident = true;

@@ -20,25 +20,14 @@ std::string new_session_id() {
 }
 
 Session::Session(std::string session_id, std::string session_tenant, Labels session_labels,
-                 SessionState session_state, std::shared_ptr<const Tokenizer> tokenizer,
-                 Clock::time_point created)
+                 DocumentReader session_document, Clock::time_point created)
     : id(std::move(session_id)),
       tenant(std::move(session_tenant)),
       labels(std::move(session_labels)),
       created_at(created),
-      state(std::move(session_state)),
-      encoder(std::move(tokenizer)) {
+      document(std::move(session_document)) {
   touch();
   publish();
-}
-
-void Session::read(const Model& model, const std::vector<int32_t>& ids, ForwardStats* stats) {
-  std::vector<int32_t> all = pending_ids;
-  all.insert(all.end(), ids.begin(), ids.end());
-  const size_t segment = static_cast<size_t>(model.config().segment_size);
-  const size_t whole = all.size() / segment * segment;
-  model.ingest(state, std::span<const int32_t>(all).first(whole), stats);
-  pending_ids.assign(all.begin() + static_cast<long>(whole), all.end());
 }
 
 void Session::touch() {
@@ -48,9 +37,9 @@ void Session::touch() {
 }
 
 void Session::publish() {
-  tokens = state.tokens() + static_cast<int64_t>(pending_ids.size());
-  segments = state.segments();
-  pending_text_bytes = static_cast<int64_t>(encoder.pending_text().size());
+  tokens = document.tokens();
+  segments = document.state().segments();
+  pending_text_bytes = static_cast<int64_t>(document.encoder().pending_text().size());
 }
 
 Clock::time_point Session::last_used() const {
@@ -107,11 +96,11 @@ std::shared_ptr<Session> SessionManager::create(const Labels& labels, const std:
     check_room(tenant);
   }
   StateSlot slot = reserve_state(nullptr);
-  auto session =
-      std::make_shared<Session>(new_session_id(), tenant, labels, model_->new_session(), tokenizer_);
+  auto session = std::make_shared<Session>(new_session_id(), tenant, labels,
+                                           DocumentReader(tokenizer_, model_->new_session()));
   if (!document_prefix_.empty()) {
     // Not yet shared with any other thread: no task needed.
-    session->read(*model_, push_pieces(session->encoder, document_prefix_), nullptr);
+    session->document.start(*model_, document_prefix_);
     session->publish();
   }
   return insert(std::move(session), slot);
@@ -126,10 +115,7 @@ std::shared_ptr<Session> SessionManager::fork(const Session& source, const Label
   StateSlot slot = reserve_state(&source);
   auto copy =
       std::make_shared<Session>(new_session_id(), tenant, labels.empty() ? source.labels : labels,
-                                source.state.fork(), tokenizer_);
-  copy->pending_ids = source.pending_ids;
-  copy->encoder = source.encoder;
-  copy->utf8 = source.utf8;
+                                source.document.fork());
   copy->publish();
   return insert(std::move(copy), slot);
 }
@@ -182,14 +168,15 @@ SessionSnapshot SessionManager::snapshot_of(const Session& session) const {
   snap.labels = session.labels;
   snap.created_at_ns = to_ns(session.created_at);
   snap.last_used_ns = session.last_used_ns.load();
-  snap.tokens = session.state.tokens();
-  snap.segments = session.state.segments();
-  snap.state = session.state.to_host();
+  const DocumentReader& document = session.document;
+  snap.tokens = document.state().tokens();
+  snap.segments = document.state().segments();
+  snap.state = document.state().to_host();
   snap.state.resize(snap.state.size() - 2);  // the counters, kept exactly above
-  snap.pending_ids = session.pending_ids;
-  snap.pending_text = session.encoder.pending_text();
-  snap.pending_start = static_cast<uint8_t>(session.encoder.pending_start());
-  const Utf8Validator::Result utf8 = session.utf8.state();
+  snap.pending_ids = document.pending_ids();
+  snap.pending_text = document.encoder().pending_text();
+  snap.pending_start = static_cast<uint8_t>(document.encoder().pending_start());
+  const Utf8Validator::Result utf8 = document.utf8().state();
   snap.utf8_needed = utf8.needed;
   snap.utf8_lower = utf8.lower;
   snap.utf8_upper = utf8.upper;
@@ -217,18 +204,18 @@ std::shared_ptr<Session> SessionManager::restore(const SessionSnapshot& snap,
   state.restore(snap.state, snap.tokens, snap.segments);
   const Clock::time_point created(std::chrono::duration_cast<Clock::duration>(
       std::chrono::nanoseconds(snap.created_at_ns)));
-  auto session =
-      std::make_shared<Session>(snap.id, snap.tenant, Labels(snap.labels.begin(), snap.labels.end()),
-                                std::move(state), tokenizer_, created);
-  session->pending_ids = snap.pending_ids;
-  session->encoder.restore_pending(snap.pending_text,
-                                   static_cast<StreamingEncoder::PendingStart>(snap.pending_start));
-  session->utf8.restore({std::nullopt, snap.utf8_needed, snap.utf8_lower, snap.utf8_upper,
-                         snap.utf8_offset});
+  DocumentReader document(tokenizer_, std::move(state));
+  document.restore_pending(snap.pending_ids, snap.pending_text,
+                           static_cast<StreamingEncoder::PendingStart>(snap.pending_start),
+                           {std::nullopt, snap.utf8_needed, snap.utf8_lower, snap.utf8_upper,
+                            snap.utf8_offset});
+  auto session = std::make_shared<Session>(
+      snap.id, snap.tenant, Labels(snap.labels.begin(), snap.labels.end()), std::move(document),
+      created);
   session->last_used_ns = snap.last_used_ns;
   session->publish();  // the counts stay right after the tensors go
   if (!slot.held()) {
-    release_state(session->state);  // its snapshot on disk is the state
+    release_state(session->document.state());  // its snapshot on disk is the state
     session->resident = false;
   }
   std::lock_guard<std::mutex> lock(mutex_);

@@ -17,12 +17,12 @@
 #include <utility>
 #include <vector>
 
+#include "engine/document_reader.h"
 #include "engine/model.h"
 #include "engine/prompt_template.h"
 #include "engine/tokenizer.h"
 #include "server/scheduling/scheduler.h"
 #include "server/sessions/session_snapshot.h"
-#include "server/sessions/utf8_validator.h"
 
 namespace infini::server {
 
@@ -30,8 +30,8 @@ using Clock = std::chrono::system_clock;
 using Labels = std::map<std::string, std::string>;
 
 struct Session {
-  Session(std::string id, std::string tenant, Labels labels, SessionState state,
-          std::shared_ptr<const Tokenizer> tokenizer, Clock::time_point created = Clock::now());
+  Session(std::string id, std::string tenant, Labels labels, DocumentReader document,
+          Clock::time_point created = Clock::now());
 
   const std::string id;
   const std::string tenant;  // its owner; "" when auth is off
@@ -39,17 +39,9 @@ struct Session {
   const Clock::time_point created_at;
   const std::shared_ptr<SerialQueue> queue = std::make_shared<SerialQueue>();
 
-  // Owned by the task running on `queue`.
-  //
-  // `state` only ever holds whole segments (its window is empty between
-  // tasks); the tokens of the current partial segment wait in `pending_ids`
-  // and are run on the fork when a question comes. So the session's memory
-  // is computed from full segments only, always in the same shapes, and is
-  // bit-for-bit the same however the document was cut into chunks.
-  SessionState state;
-  std::vector<int32_t> pending_ids;
-  StreamingEncoder encoder;
-  Utf8Validator utf8;
+  // Owned by the task running on `queue`: the document read so far (its
+  // state holds whole segments only; see engine/document_reader.h).
+  DocumentReader document;
 
   // Published after each task for readers on other threads.
   std::atomic<int64_t> tokens{0};
@@ -60,19 +52,15 @@ struct Session {
   // Residency under the memory budget (see session_eviction.cc). `resident`
   // changes only in a task on `queue` while holding SessionManager's mutex,
   // so a task on `queue` sees it stable; other threads read it (GetSession).
-  // An evicted session keeps everything but `state`'s tensors in memory.
+  // An evicted session keeps everything but its state's tensors in memory.
   std::atomic<bool> resident{true};
   // Calls holding the session between tasks (an open Ingest stream, an
   // Export): a session with any is never chosen for eviction nor expired.
   // Counted by SessionUser, never by hand.
   std::atomic<int> users{0};
 
-  // Reads ids into the session: whole segments into `state`, the rest into
-  // `pending_ids`. Call from a task on `queue`.
-  void read(const Model& model, const std::vector<int32_t>& ids, ForwardStats* stats);
-
   void touch();
-  void publish();  // copies the counts of `state` and `encoder` into the atomics
+  void publish();  // copies the document's counts into the atomics
   Clock::time_point last_used() const;
 };
 

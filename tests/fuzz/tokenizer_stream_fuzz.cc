@@ -46,7 +46,7 @@
 #include "engine/error.h"
 #include "engine/sentencepiece_tokenizer.h"
 #include "engine/tokenizer.h"
-#include "server/sessions/utf8_validator.h"
+#include "engine/utf8_validator.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace infini {
@@ -220,7 +220,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   chunks.push_back(rest);
 
-  server::Utf8Validator validator;
+  Utf8Validator validator;
   const auto verdict = validator.check(text);
   const bool server_accepts = !verdict.invalid_at && verdict.needed == 0;
 

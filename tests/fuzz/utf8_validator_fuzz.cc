@@ -1,4 +1,4 @@
-// Bytes cut into chunks -> server::Utf8Validator, as Ingest feeds it: check() each
+// Bytes cut into chunks -> Utf8Validator, as Ingest feeds it: check() each
 // chunk, commit() the accepted ones, stop at the first rejected one. Its verdict
 // must equal a reference check of the whole buffer, written differently from the
 // validator's table: the first invalid byte is the first one after which the bytes
@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/sessions/utf8_validator.h"
+#include "engine/utf8_validator.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -79,7 +79,7 @@ Reference reference_check(std::string_view bytes) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using infini::fuzz::check;
-  using infini::server::Utf8Validator;
+  using infini::Utf8Validator;
   std::string_view input(reinterpret_cast<const char*>(data), size);
   size_t cuts = input.empty() ? 0 : static_cast<uint8_t>(input[0]) % 32;
   input.remove_prefix(input.empty() ? 0 : 1);

@@ -115,6 +115,19 @@ TEST(InfiniCliTest, RunRejectsBadDocuments) {
   r = run_infini("run --model " + dir.file("nowhere") + " --doc x --question hi");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.output.find("does not exist"), std::string::npos) << r.output;
+  // Text the server would refuse (engine/document_reader.h) is refused here
+  // too, naming the file and the byte; small chunks cut the characters.
+  write_file(dir.file("latin1.txt"), "The grass is green. Caf\xe9 au lait.");
+  r = run_infini("run --model " + model + " --doc " + dir.file("latin1.txt") +
+                 " --question hi --chunk-bytes 3 --no-progress");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("document '" + dir.file("latin1.txt") + "': invalid UTF-8 at byte offset 24"),
+            std::string::npos)
+      << r.output;
+  write_file(dir.file("cut.txt"), "The grass is green. Caf\xc3");
+  r = run_infini("run --model " + model + " --doc " + dir.file("cut.txt") + " --question hi");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("ends inside a UTF-8 character"), std::string::npos) << r.output;
 }
 
 TEST(InfiniCliTest, BenchPrintsFiguresAndRatio) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/document_reader.h"
 #include "engine/error.h"
 #include "engine/generator.h"
 #include "engine/human_bytes.h"
@@ -105,37 +106,45 @@ int run_command(const std::vector<std::string>& args) {
                model->backend().name().c_str(),
                human_bytes(static_cast<double>(model->new_session().state_bytes())).c_str());
 
-  SessionState state = model->new_session();
-  StreamingEncoder encoder(tokenizer);
-  model->ingest(state, push_pieces(encoder, prompt.document_prefix_pieces()));
+  // The server's path (engine/document_reader.h): whole segments into the
+  // state, the question's tail on a fork; so this answer is the server's.
+  DocumentReader document(tokenizer, model->new_session());
+  document.start(*model, prompt.document_prefix_pieces());
   Progress progress(doc_bytes, !flags.has("no-progress"));
   std::string chunk(static_cast<size_t>(chunk_bytes), '\0');
   int64_t read = 0;
-  while (doc) {
-    doc.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    const auto got = doc.gcount();
-    if (got <= 0) break;
-    read += got;
-    model->ingest(state, encoder.push(std::string_view(chunk.data(), static_cast<size_t>(got))));
-    progress.update(read, state.tokens(), state.state_bytes());
+  try {
+    while (doc) {
+      doc.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+      const auto got = doc.gcount();
+      if (got <= 0) break;
+      read += got;
+      document.read_text(*model, std::string_view(chunk.data(), static_cast<size_t>(got)), false);
+      progress.update(read, document.tokens(), document.state().state_bytes());
+    }
+    if (!document.utf8().complete()) {
+      throw EngineError(ErrorCode::kInvalidArgument, "the text ends inside a UTF-8 character");
+    }
+  } catch (const EngineError& e) {
+    throw EngineError(e.code(), "document '" + doc_path + "': " + e.what());
   }
-  // A chat template continues the document's encoder (the ids of the whole
-  // render); a prompt_template.json prompt is encoded on its own.
-  const PromptTemplate::Ids ids = prompt.encode_after_document(
-      *tokenizer, encoder,
+  DocumentReader::Question question = document.question(
+      *model, prompt,
       summarize ? prompt.summary_pieces() : prompt.question_pieces(flags.str("question", "")));
-  model->ingest(state, ids.document_rest);
+  const SessionState& state = question.state;
   progress.update(read, state.tokens(), state.state_bytes(), true);
   const double ingest_seconds = progress.seconds();
   if (state.tokens() == 0 && !prompt.from_chat_template) {
     throw EngineError(ErrorCode::kInvalidArgument, "document '" + doc_path + "' has no tokens");
   }
+  const int64_t tokens = state.tokens(), segments = state.segments();
+  const int64_t state_bytes = state.state_bytes(), memory_bytes = state.memory_bytes(),
+                window_bytes = state.window_bytes();
 
-  request.prompt = ids.prompt;
+  request.prompt = std::move(question.prompt_ids);
   request.stop = prompt.stop;
   request.stop_ids = prompt.stop_ids;
-  SessionState fork = state.fork();
-  auto result = generate(*model, *tokenizer, fork, request, [](std::string_view text) {
+  auto result = generate(*model, *tokenizer, question.state, request, [](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return true;
@@ -143,18 +152,17 @@ int run_command(const std::vector<std::string>& args) {
   std::fputc('\n', stdout);
   std::fflush(stdout);
 
-  const int64_t kv = config.kv_cache_bytes(state.tokens(), 2);
+  const int64_t kv = config.kv_cache_bytes(tokens, 2);
   std::fprintf(stderr,
                "read %lld tokens (%lld segments folded) in %.2f s (%.0f tok/s); state %s "
                "(memory %s + window %s); full-attention bf16 KV cache would be %s: %.1fx\n"
                "generated %lld tokens (%s) in %.2f s, first token after %.3f s\n",
-               static_cast<long long>(state.tokens()), static_cast<long long>(state.segments()),
-               ingest_seconds, state.tokens() / ingest_seconds,
-               human_bytes(static_cast<double>(state.state_bytes())).c_str(),
-               human_bytes(static_cast<double>(state.memory_bytes())).c_str(),
-               human_bytes(static_cast<double>(state.window_bytes())).c_str(),
+               static_cast<long long>(tokens), static_cast<long long>(segments), ingest_seconds,
+               tokens / ingest_seconds, human_bytes(static_cast<double>(state_bytes)).c_str(),
+               human_bytes(static_cast<double>(memory_bytes)).c_str(),
+               human_bytes(static_cast<double>(window_bytes)).c_str(),
                human_bytes(static_cast<double>(kv)).c_str(),
-               static_cast<double>(kv) / static_cast<double>(state.state_bytes()),
+               static_cast<double>(kv) / static_cast<double>(state_bytes),
                static_cast<long long>(result.generated_tokens), finish_reason_name(result.finish),
                result.total_seconds, result.first_token_seconds);
   return 0;

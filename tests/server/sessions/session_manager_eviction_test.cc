@@ -56,7 +56,7 @@ class SessionEvictionTest : public ::testing::Test {
     auto s = sessions.create({{"seed", std::to_string(seed)}}, "");
     std::vector<int32_t> ids;
     for (int i = 0; i < 11; ++i) ids.push_back(5 + (seed * 7 + i * 3) % 50);
-    s->read(*model_, ids, nullptr);  // no task runs in these tests: the caller is the queue
+    s->document.read_ids(*model_, ids);  // no task runs in these tests: the caller is the queue
     s->publish();
     s->last_used_ns = used_at;
     return s;
@@ -99,8 +99,8 @@ TEST_F(SessionEvictionTest, EvictsTheLeastRecentlyUsedAndReloadsItExactly) {
 
   auto a = with_text(sessions, 100, 1);
   auto b = with_text(sessions, 200, 2);
-  const std::vector<float> a_state = a->state.to_host();
-  const std::vector<float> b_state = b->state.to_host();
+  const std::vector<float> a_state = a->document.state().to_host();
+  const std::vector<float> b_state = b->document.state().to_host();
   const int64_t a_tokens = a->tokens;
 
   auto c = with_text(sessions, 300, 3);  // a is the least recently used
@@ -117,11 +117,11 @@ TEST_F(SessionEvictionTest, EvictsTheLeastRecentlyUsedAndReloadsItExactly) {
   sessions.ensure_resident(*a);  // b is now the least recently used
   EXPECT_TRUE(a->resident);
   EXPECT_FALSE(b->resident);
-  EXPECT_EQ(a->state.to_host(), a_state);
+  EXPECT_EQ(a->document.state().to_host(), a_state);
   EXPECT_EQ(sessions.resident_count(), 2);
 
   sessions.ensure_resident(*b);
-  EXPECT_EQ(b->state.to_host(), b_state);
+  EXPECT_EQ(b->document.state().to_host(), b_state);
   EXPECT_EQ(sessions.resident_count(), 2);
 
   const std::string text = metrics.render();
@@ -172,7 +172,7 @@ TEST_F(SessionEvictionTest, RestoreAllKeepsSessionsPastTheBudgetOnDisk) {
     SessionPersistence persistence(dir_, "test-model");
     for (int i = 0; i < 3; ++i) {
       auto s = with_text(sessions, 100 + i, i);
-      states[s->id] = s->state.to_host();
+      states[s->id] = s->document.state().to_host();
       persistence.write(sessions, *s);
     }
   }
@@ -186,7 +186,7 @@ TEST_F(SessionEvictionTest, RestoreAllKeepsSessionsPastTheBudgetOnDisk) {
   EXPECT_EQ(sessions.resident_count(), 2);
   for (const auto& s : sessions.all()) {
     sessions.ensure_resident(*s);
-    EXPECT_EQ(s->state.to_host(), states.at(s->id)) << s->id;
+    EXPECT_EQ(s->document.state().to_host(), states.at(s->id)) << s->id;
     EXPECT_LE(sessions.resident_count(), 2);
   }
   // Shutdown: an evicted session's file is current and counts as written.
@@ -242,7 +242,7 @@ TEST_F(SessionEvictionTest, ConcurrentCallsStayExactUnderEviction) {
           Session& s = *all[i];
           try {
             sessions.ensure_resident(s);
-            s.read(*model_, chunk(c), nullptr);
+            s.document.read_ids(*model_, chunk(c));
             s.publish();
             s.touch();
             applied[i].push_back(c);
@@ -263,15 +263,15 @@ TEST_F(SessionEvictionTest, ConcurrentCallsStayExactUnderEviction) {
   SessionManager reference(model_, tokenizer_, limits(kSessions));
   for (int i = 0; i < kSessions; ++i) {
     auto expected = reference.create({}, "");
-    for (const int c : applied[i]) expected->read(*model_, chunk(c), nullptr);
+    for (const int c : applied[i]) expected->document.read_ids(*model_, chunk(c));
     read += static_cast<int>(applied[i].size());
     std::vector<float> actual;
     ASSERT_TRUE(scheduler.run_if_idle(all[i]->queue, [&] {
       sessions.ensure_resident(*all[i]);
-      actual = all[i]->state.to_host();
+      actual = all[i]->document.state().to_host();
     }));
-    EXPECT_EQ(actual, expected->state.to_host()) << "session " << i;
-    EXPECT_EQ(all[i]->pending_ids, expected->pending_ids) << "session " << i;
+    EXPECT_EQ(actual, expected->document.state().to_host()) << "session " << i;
+    EXPECT_EQ(all[i]->document.pending_ids(), expected->document.pending_ids()) << "session " << i;
   }
   EXPECT_EQ(read + refused.load(), kClients * kCalls);
   EXPECT_GT(read, 0);

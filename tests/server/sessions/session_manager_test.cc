@@ -96,15 +96,16 @@ TEST_F(SessionManagerTest, GetRemoveAndPaging) {
 TEST_F(SessionManagerTest, ForkCopiesStateAndPendingTextIndependently) {
   SessionManager m(model_, tokenizer_, {});
   auto a = m.create({}, "");
-  model_->ingest(a->state, a->encoder.push("The grass is green. The sky is bl"));
+  a->document.read_text(*model_, "The grass is green. The sky is bl", false);
   a->publish();
   auto b = m.fork(*a, {{"kind", "fork"}}, "");
   EXPECT_EQ(b->tokens.load(), a->tokens.load());
-  EXPECT_EQ(b->encoder.pending_text(), a->encoder.pending_text());
-  EXPECT_EQ(b->state.to_host(), a->state.to_host());
-  model_->ingest(b->state, b->encoder.push("ue and more words here."));
-  EXPECT_NE(b->state.to_host(), a->state.to_host());
-  EXPECT_EQ(a->encoder.pending_text(), " bl");  // waits for the end of the word
+  EXPECT_EQ(b->document.encoder().pending_text(), a->document.encoder().pending_text());
+  EXPECT_EQ(b->document.pending_ids(), a->document.pending_ids());
+  EXPECT_EQ(b->document.state().to_host(), a->document.state().to_host());
+  b->document.read_text(*model_, "ue and more words here.", false);
+  EXPECT_NE(b->document.tokens(), a->document.tokens());
+  EXPECT_EQ(a->document.encoder().pending_text(), " bl");  // waits for the end of the word
   EXPECT_EQ(b->labels.at("kind"), "fork");
 }
 

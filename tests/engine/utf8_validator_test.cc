@@ -1,11 +1,11 @@
-#include "server/sessions/utf8_validator.h"
+#include "engine/utf8_validator.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 
-namespace infini::server {
+namespace infini {
 namespace {
 
 // Feeds `text` cut at every position in `cuts`, committing accepted chunks.
@@ -66,4 +66,4 @@ TEST(Utf8ValidatorTest, RejectedChunkLeavesNoTrace) {
 }
 
 }  // namespace
-}  // namespace infini::server
+}  // namespace infini

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string_view>
 
-namespace infini::server {
+namespace infini {
 
 class Utf8Validator {
  public:
@@ -37,4 +37,4 @@ class Utf8Validator {
   int64_t offset_ = 0;
 };
 
-}  // namespace infini::server
+}  // namespace infini

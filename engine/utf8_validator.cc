@@ -1,6 +1,6 @@
-#include "server/sessions/utf8_validator.h"
+#include "engine/utf8_validator.h"
 
-namespace infini::server {
+namespace infini {
 
 // The decoder of the Unicode standard (table 3-7, well-formed byte
 // sequences): rejects overlong forms, surrogates and values past U+10FFFF
@@ -49,4 +49,4 @@ void Utf8Validator::commit(const Result& result) {
   offset_ = result.offset;
 }
 
-}  // namespace infini::server
+}  // namespace infini
