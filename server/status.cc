@@ -4,6 +4,23 @@
 
 namespace infini::server {
 
+grpc::StatusCode status_code(Fault fault) {
+  switch (fault) {
+    case Fault::kBadRequest: return grpc::StatusCode::INVALID_ARGUMENT;
+    case Fault::kUnknownSession: return grpc::StatusCode::NOT_FOUND;
+    case Fault::kSessionExists: return grpc::StatusCode::ALREADY_EXISTS;
+    case Fault::kLimit: return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case Fault::kWrongServer: return grpc::StatusCode::FAILED_PRECONDITION;
+    case Fault::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
+    case Fault::kStateLost: return grpc::StatusCode::INTERNAL;
+  }
+  return grpc::StatusCode::INTERNAL;
+}
+
+grpc::Status to_status(const ServiceError& error) {
+  return {status_code(error.fault()), error.what()};
+}
+
 grpc::Status to_status(const EngineError& error) {
   switch (error.code()) {
     case ErrorCode::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, error.what()};
@@ -20,7 +37,7 @@ grpc::Status current_exception_status() {
   try {
     throw;
   } catch (const ServiceError& e) {
-    return {e.code(), e.what()};
+    return to_status(e);
   } catch (const EngineError& e) {
     return to_status(e);
   } catch (const std::bad_alloc&) {

@@ -7,21 +7,12 @@
 
 #include "engine/error.h"
 #include "proto/status_code_name.h"
+#include "server/service_error.h"
 
 namespace infini::server {
 
-// An error raised by the service layer (bad request, unknown session,
-// limits), carrying the gRPC code it maps to.
-class ServiceError : public std::runtime_error {
- public:
-  ServiceError(grpc::StatusCode code, const std::string& message)
-      : std::runtime_error(message), code_(code) {}
-  grpc::StatusCode code() const { return code_; }
-
- private:
-  grpc::StatusCode code_;
-};
-
+grpc::StatusCode status_code(Fault fault);
+grpc::Status to_status(const ServiceError& error);
 grpc::Status to_status(const EngineError& error);
 // Maps whatever is currently being handled (call inside a catch block).
 grpc::Status current_exception_status();

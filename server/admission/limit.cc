@@ -17,8 +17,7 @@ const char* limit_name(Limit limit) {
 }
 
 LimitExceeded::LimitExceeded(Limit limit, const std::string& message)
-    : ServiceError(limit == Limit::kMaxTokens ? grpc::StatusCode::INVALID_ARGUMENT
-                                              : grpc::StatusCode::RESOURCE_EXHAUSTED,
+    : ServiceError(limit == Limit::kMaxTokens ? Fault::kBadRequest : Fault::kLimit,
                    message),
       limit_(limit) {}
 

@@ -6,7 +6,7 @@
 #include <array>
 #include <string>
 
-#include "server/status.h"
+#include "server/service_error.h"
 
 namespace infini::server {
 

@@ -33,7 +33,7 @@ GenerateReactor::GenerateReactor(const ServiceContext& context,
     call_.set_session(session_id);
     // Only Ask can bring an empty prompt (the summary template never is).
     if (prompt_.empty()) {
-      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT, "question is empty");
+      throw ServiceError(Fault::kBadRequest, "question is empty");
     }
     request_ = generation_request(params, context_.generation, context_.prompt.stop);
     request_.stop_ids = context_.prompt.stop_ids;

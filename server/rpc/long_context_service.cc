@@ -81,7 +81,7 @@ grpc::ServerUnaryReactor* LongContextService::DeleteSession(grpc::CallbackServer
     require_id(request->session_id(), "session_id");
     call.set_session(request->session_id());
     if (!context_.sessions->remove(request->session_id(), tenant)) {
-      throw ServiceError(grpc::StatusCode::NOT_FOUND,
+      throw ServiceError(Fault::kUnknownSession,
                          "session '" + request->session_id() + "' not found");
     }
     if (context_.persistence != nullptr) context_.persistence->remove(request->session_id());

@@ -2,18 +2,17 @@
 
 #include "server/admission/limit.h"
 #include "server/sessions/session_id.h"
-#include "server/status.h"
+#include "engine/error.h"
+#include "server/service_error.h"
 
 namespace infini::server {
 
-using grpc::StatusCode;
-
 void require_id(const std::string& id, const char* field) {
   if (id.empty()) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT, std::string(field) + " is empty");
+    throw ServiceError(Fault::kBadRequest, std::string(field) + " is empty");
   }
   if (!is_valid_session_id(id)) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT,
+    throw ServiceError(Fault::kBadRequest,
                        std::string(field) + " is not 1..128 characters of [A-Za-z0-9_-] (got " +
                            std::to_string(id.size()) + " bytes)");
   }
@@ -21,7 +20,7 @@ void require_id(const std::string& id, const char* field) {
 
 int64_t resolve_page_size(const v1::ListSessionsRequest& request) {
   if (request.page_size() < 0 || request.page_size() > kMaxPageSize) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT, "page_size must be between 0 and " +
+    throw ServiceError(Fault::kBadRequest, "page_size must be between 0 and " +
                                                          std::to_string(kMaxPageSize) + ", got " +
                                                          std::to_string(request.page_size()));
   }
@@ -38,18 +37,18 @@ IngestTarget check_ingest_message(const v1::IngestRequest& request, bool first_m
       require_id(request.session_id(), "session_id");
       target = IngestTarget::kSessionId;
     } else {
-      throw ServiceError(StatusCode::INVALID_ARGUMENT,
+      throw ServiceError(Fault::kBadRequest,
                          "the first Ingest message must set session_id or create");
     }
   } else if (request.target_case() != v1::IngestRequest::TARGET_NOT_SET) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT,
+    throw ServiceError(Fault::kBadRequest,
                        "session_id / create are only allowed in the first Ingest message");
   }
   if (request.has_token_ids()) {
     const auto& ids = request.token_ids().ids();
     for (int i = 0; i < ids.size(); ++i) {
       if (ids[i] < 0 || ids[i] >= vocab_size) {
-        throw ServiceError(StatusCode::INVALID_ARGUMENT, "token_ids.ids[" + std::to_string(i) +
+        throw ServiceError(Fault::kBadRequest, "token_ids.ids[" + std::to_string(i) +
                                                              "] = " + std::to_string(ids[i]) +
                                                              " is outside the vocabulary [0, " +
                                                              std::to_string(vocab_size) + ")");
@@ -64,7 +63,7 @@ GenerationRequest generation_request(const v1::GenerationParams& params,
                                      const std::vector<std::string>& default_stop) {
   GenerationRequest r;
   if (params.max_tokens() < 0) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT, "params.max_tokens must be >= 0, got " +
+    throw ServiceError(Fault::kBadRequest, "params.max_tokens must be >= 0, got " +
                                                          std::to_string(params.max_tokens()));
   }
   if (params.max_tokens() > limits.max_tokens) {
@@ -81,16 +80,16 @@ GenerationRequest generation_request(const v1::GenerationParams& params,
   try {
     r.sampling.validate();
   } catch (const EngineError& e) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT, std::string("params.") + e.what());
+    throw ServiceError(Fault::kBadRequest, std::string("params.") + e.what());
   }
   for (int i = 0; i < params.stop_size(); ++i) {
     if (params.stop(i).empty()) {
-      throw ServiceError(StatusCode::INVALID_ARGUMENT,
+      throw ServiceError(Fault::kBadRequest,
                          "params.stop[" + std::to_string(i) + "] is empty");
     }
   }
   if (params.stop_size() > kMaxStopStrings) {
-    throw ServiceError(StatusCode::INVALID_ARGUMENT,
+    throw ServiceError(Fault::kBadRequest,
                        "params.stop has more than " + std::to_string(kMaxStopStrings) + " strings");
   }
   r.stop.assign(params.stop().begin(), params.stop().end());

@@ -23,7 +23,7 @@ ServiceError import_error(const SnapshotError& e) {
   using Kind = SnapshotError::Kind;
   const bool sound = e.kind() == Kind::kOtherModel || e.kind() == Kind::kFutureVersion;
   return ServiceError(
-      sound ? grpc::StatusCode::FAILED_PRECONDITION : grpc::StatusCode::INVALID_ARGUMENT,
+      sound ? Fault::kWrongServer : Fault::kBadRequest,
       std::string("snapshot not imported: ") + e.what());
 }
 
@@ -97,7 +97,7 @@ void ExportReactor::OnWriteDone(bool ok) {
 void ImportReactor::check_pending(const SessionSnapshot& snapshot) const {
   const ModelConfig& config = context_.model->config();
   if (static_cast<int64_t>(snapshot.pending_ids.size()) >= config.segment_size) {
-    throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+    throw ServiceError(Fault::kBadRequest,
                        "snapshot not imported: " + std::to_string(snapshot.pending_ids.size()) +
                            " pending token ids, a segment holds " +
                            std::to_string(config.segment_size));
@@ -105,7 +105,7 @@ void ImportReactor::check_pending(const SessionSnapshot& snapshot) const {
   for (size_t i = 0; i < snapshot.pending_ids.size(); ++i) {
     const int32_t id = snapshot.pending_ids[i];
     if (id < 0 || id >= config.vocab_size) {
-      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+      throw ServiceError(Fault::kBadRequest,
                          "snapshot not imported: pending token id " + std::to_string(i) + " = " +
                              std::to_string(id) + " is outside the vocabulary [0, " +
                              std::to_string(config.vocab_size) + ")");
@@ -113,7 +113,7 @@ void ImportReactor::check_pending(const SessionSnapshot& snapshot) const {
   }
   // The bound max_snapshot_bytes allows for, as for any session's snapshot.
   if (snapshot.pending_text.size() > 2 * StreamingEncoder::kMaxPendingBytes) {
-    throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+    throw ServiceError(Fault::kBadRequest,
                        "snapshot not imported: " + std::to_string(snapshot.pending_text.size()) +
                            " bytes of pending text, more than a session ever holds (" +
                            std::to_string(2 * StreamingEncoder::kMaxPendingBytes) + ")");
@@ -184,7 +184,7 @@ void ImportReactor::restore() {
       throw import_error(e);
     }
     if (!is_valid_session_id(snapshot.id)) {
-      throw ServiceError(grpc::StatusCode::INVALID_ARGUMENT,
+      throw ServiceError(Fault::kBadRequest,
                          "snapshot not imported: its session id is not 1..128 characters of "
                          "[A-Za-z0-9_-]");
     }

@@ -15,7 +15,7 @@ constexpr std::string_view kScheme = "bearer";
 
 void Authenticator::refuse(const char* reason, const std::string& message) const {
   if (metrics_ != nullptr) metrics_->record_auth_failure(reason);
-  throw ServiceError(grpc::StatusCode::UNAUTHENTICATED, message);
+  throw ServiceError(Fault::kUnauthenticated, message);
 }
 
 std::string Authenticator::authenticate(const grpc::ServerContextBase& ctx) const {

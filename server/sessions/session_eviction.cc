@@ -20,7 +20,7 @@
 #include "server/metrics/metrics.h"
 #include "server/sessions/session_manager.h"
 #include "server/sessions/session_persistence.h"
-#include "server/status.h"
+#include "server/service_error.h"
 
 namespace infini::server {
 namespace {
@@ -163,7 +163,7 @@ void SessionManager::ensure_resident(Session& session) {
     const SessionSnapshot snapshot = persistence_->read(session.id);
     state.restore(snapshot.state, snapshot.tokens, snapshot.segments);
   } catch (const std::exception& e) {
-    throw ServiceError(grpc::StatusCode::INTERNAL,
+    throw ServiceError(Fault::kStateLost,
                        "session " + session.id +
                            " is evicted to disk and its snapshot cannot be reloaded: " + e.what());
   }

@@ -3,7 +3,7 @@
 #include <random>
 
 #include "server/admission/limit.h"
-#include "server/status.h"
+#include "server/service_error.h"
 
 namespace infini::server {
 
@@ -127,7 +127,7 @@ std::shared_ptr<Session> SessionManager::get(const std::string& id,
   // Another tenant's session is "not found", word for word: the answer must
   // not tell a caller that the id exists.
   if (it == sessions_.end() || it->second->tenant != tenant) {
-    throw ServiceError(grpc::StatusCode::NOT_FOUND, "session '" + id + "' not found");
+    throw ServiceError(Fault::kUnknownSession, "session '" + id + "' not found");
   }
   return it->second;
 }
@@ -159,7 +159,7 @@ int64_t to_ns(Clock::time_point t) {
 SessionSnapshot SessionManager::snapshot_of(const Session& session) const {
   if (!session.resident) {
     // Its tensors are gone: a snapshot now would hold no state.
-    throw ServiceError(grpc::StatusCode::INTERNAL,
+    throw ServiceError(Fault::kStateLost,
                        "session " + session.id + " is evicted: reload it before its snapshot");
   }
   SessionSnapshot snap;
@@ -190,7 +190,7 @@ std::shared_ptr<Session> SessionManager::restore(const SessionSnapshot& snap,
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (sessions_.count(snap.id)) {
-      throw ServiceError(grpc::StatusCode::ALREADY_EXISTS, "session " + snap.id + " already exists");
+      throw ServiceError(Fault::kSessionExists, "session " + snap.id + " already exists");
     }
     check_room(snap.tenant);
     if (residency == Residency::kIfRoom &&
@@ -220,7 +220,7 @@ std::shared_ptr<Session> SessionManager::restore(const SessionSnapshot& snap,
   }
   std::lock_guard<std::mutex> lock(mutex_);
   if (sessions_.count(snap.id)) {
-    throw ServiceError(grpc::StatusCode::ALREADY_EXISTS, "session " + snap.id + " already exists");
+    throw ServiceError(Fault::kSessionExists, "session " + snap.id + " already exists");
   }
   check_room(snap.tenant);
   sessions_[snap.id] = session;

@@ -43,7 +43,7 @@ bool accepted(Check&& run, std::string_view field) {
     run();
     return true;
   } catch (const ServiceError& e) {
-    check(e.code() == grpc::StatusCode::INVALID_ARGUMENT, "refusal is not INVALID_ARGUMENT");
+    check(e.fault() == infini::server::Fault::kBadRequest, "refusal is not a bad request (INVALID_ARGUMENT)");
     check(std::string_view(e.what()).find(field) != std::string_view::npos,
           "refusal does not name the field");
     return false;

@@ -10,6 +10,7 @@
 #include "server/admission/limit.h"
 #include "server/admission/stream_slots.h"
 #include "server/metrics/metrics.h"
+#include "server/status.h"
 
 namespace infini::server {
 namespace {
@@ -26,7 +27,7 @@ TEST(StreamSlots, RefusesPastCapacityAndFreesOnRelease) {
     FAIL() << "a third slot was granted";
   } catch (const LimitExceeded& e) {
     EXPECT_EQ(e.limit(), Limit::kStreams);
-    EXPECT_EQ(e.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_EQ(status_code(e.fault()), grpc::StatusCode::RESOURCE_EXHAUSTED);
     EXPECT_NE(std::string(e.what()).find("--max-streams"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("2 of 2"), std::string::npos) << e.what();
   }
@@ -95,7 +96,7 @@ TEST(ChunkRateLimiter, AllowsABurstThenTheRate) {
     FAIL() << "the 11th chunk in the same instant was accepted";
   } catch (const LimitExceeded& e) {
     EXPECT_EQ(e.limit(), Limit::kChunkRate);
-    EXPECT_EQ(e.code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_EQ(status_code(e.fault()), grpc::StatusCode::RESOURCE_EXHAUSTED);
     const std::string what = e.what();
     EXPECT_NE(what.find("session s"), std::string::npos) << what;
     EXPECT_NE(what.find("--max-chunks-per-second"), std::string::npos) << what;
@@ -138,10 +139,10 @@ TEST(ChunkRateLimiter, QuietSessionsAreSweptSoTheTableStaysBounded) {
 }
 
 TEST(LimitExceeded, MaxTokensIsABadArgumentOthersAreExhaustion) {
-  EXPECT_EQ(LimitExceeded(Limit::kMaxTokens, "m").code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status_code(LimitExceeded(Limit::kMaxTokens, "m").fault()), grpc::StatusCode::INVALID_ARGUMENT);
   for (Limit limit : kAllLimits) {
     if (limit == Limit::kMaxTokens) continue;
-    EXPECT_EQ(LimitExceeded(limit, "m").code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+    EXPECT_EQ(status_code(LimitExceeded(limit, "m").fault()), grpc::StatusCode::RESOURCE_EXHAUSTED)
         << limit_name(limit);
   }
 }

@@ -22,7 +22,7 @@ std::string refusal(Run&& run) {
   try {
     run();
   } catch (const ServiceError& e) {
-    EXPECT_EQ(e.code(), grpc::StatusCode::INVALID_ARGUMENT) << e.what();
+    EXPECT_EQ(status_code(e.fault()), grpc::StatusCode::INVALID_ARGUMENT) << e.what();
     return e.what();
   }
   return "";

@@ -233,7 +233,7 @@ TEST(AuthenticatorTest, RefusalsAreUnauthenticatedWithoutTheToken) {
       auth.authenticate(views);
       ADD_FAILURE() << "accepted " << c.message;
     } catch (const ServiceError& e) {
-      EXPECT_EQ(e.code(), grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_EQ(status_code(e.fault()), grpc::StatusCode::UNAUTHENTICATED);
       EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
       EXPECT_EQ(std::string(e.what()).find(kAliceToken), std::string::npos) << e.what();
       EXPECT_EQ(std::string(e.what()).find(kBobToken), std::string::npos) << e.what();

@@ -67,7 +67,7 @@ class SessionEvictionTest : public ::testing::Test {
       fn();
     } catch (const ServiceError& e) {
       *message = e.what();
-      return e.code();
+      return status_code(e.fault());
     }
     return grpc::StatusCode::OK;
   }
@@ -247,7 +247,7 @@ TEST_F(SessionEvictionTest, ConcurrentCallsStayExactUnderEviction) {
             s.touch();
             applied[i].push_back(c);
           } catch (const ServiceError& e) {
-            EXPECT_EQ(e.code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << e.what();
+            EXPECT_EQ(status_code(e.fault()), grpc::StatusCode::RESOURCE_EXHAUSTED) << e.what();
             ++refused;
           }
           --pending;

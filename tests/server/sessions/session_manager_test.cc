@@ -34,7 +34,7 @@ class SessionManagerTest : public ::testing::Test {
       fn();
     } catch (const ServiceError& e) {
       if (message) *message = e.what();
-      return e.code();
+      return status_code(e.fault());
     }
     return grpc::StatusCode::OK;
   }
@@ -192,7 +192,7 @@ TEST(GenerationRequestTest, FieldsAreCheckedAgainstLimits) {
     try {
       generation_request(bad, limits, {});
     } catch (const ServiceError& e) {
-      EXPECT_EQ(e.code(), grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_EQ(status_code(e.fault()), grpc::StatusCode::INVALID_ARGUMENT);
       return e.what();
     }
     return "accepted";
