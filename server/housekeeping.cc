@@ -40,7 +40,6 @@ void expire_idle_sessions(const ServerConfig& config, ServerParts& parts) {
   for (const auto& id : parts.sessions.expire_idle(idle_timeout)) {
     spdlog::get("session")->info("session {} expired after {} s idle", id,
                                  config.idle_timeout_seconds);
-    if (parts.persistence) parts.persistence->remove(id);
   }
 }
 

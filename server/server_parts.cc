@@ -8,6 +8,7 @@
 #include "engine/human_bytes.h"
 #include "proto/grpc/health/v1/health.pb.h"
 #include "server/scheduling/cpu_budget.h"
+#include "server/sessions/file_session_store.h"
 
 namespace infini::server {
 
@@ -104,7 +105,8 @@ std::unique_ptr<SessionPersistence> ServerParts::open_snapshot_dir(const ServerC
                              " bytes): no session could exist");
   }
   if (config.snapshot_dir.empty()) return nullptr;
-  return std::make_unique<SessionPersistence>(config.snapshot_dir, identity.get());
+  return std::make_unique<SessionPersistence>(
+      std::make_unique<FileSessionStore>(config.snapshot_dir), identity.get());
 }
 
 void ServerParts::restore_snapshots(const ServerConfig& config) {
@@ -112,10 +114,10 @@ void ServerParts::restore_snapshots(const ServerConfig& config) {
   auto log = spdlog::get("server");
   // Before restore_all, which registers sessions past --max-state-bytes as
   // evicted: their state stays on disk until a call needs it.
-  sessions.enable_eviction(persistence.get(), &scheduler, &metrics);
-  const auto report = persistence->restore_all(sessions);
+  sessions.enable_snapshots(persistence.get(), &scheduler, &metrics);
+  const auto report = sessions.restore_all();
   for (const auto& skipped : report.skipped) {
-    log->warn("snapshot {} not restored (left in place): {}", skipped.path.string(),
+    log->warn("snapshot {} not restored (left in place): {}", skipped.location,
               skipped.reason);
   }
   log->info(
@@ -152,7 +154,6 @@ ServiceContext ServerParts::make_context(const ServerConfig& config) {
   c.sessions = &sessions;
   c.scheduler = &scheduler;
   c.metrics = &metrics;
-  c.persistence = persistence.get();
   c.model_identity = &identity;
   c.authenticator = authenticator.get();
   c.streams = &streams;
@@ -163,9 +164,9 @@ ServiceContext ServerParts::make_context(const ServerConfig& config) {
 
 void ServerParts::write_snapshots() {
   if (!persistence) return;
-  const int written = persistence->write_all(sessions, scheduler, std::chrono::seconds(30));
+  const int written = sessions.persist_all(std::chrono::seconds(30));
   spdlog::get("server")->info("{} of {} session snapshots written to {}", written, sessions.count(),
-                              persistence->dir().string());
+                              persistence->store().location());
 }
 
 void log_startup(const ServerConfig& config, const ServerParts& parts) {

@@ -124,7 +124,7 @@ void IngestReactor::apply(const v1::IngestRequest& request) {
 }
 
 void IngestReactor::finish_durably() {
-  if (context_.persistence == nullptr) {
+  if (!context_.sessions->durable()) {
     finish(grpc::Status::OK);
     return;
   }
@@ -132,8 +132,7 @@ void IngestReactor::finish_durably() {
   // holds all of them, and no other task changes the state meanwhile.
   const bool queued = submit_task(context_, session_->queue, [this] {
     try {
-      context_.sessions->ensure_resident(*session_);
-      context_.persistence->write(*context_.sessions, *session_);
+      context_.sessions->persist(session_);
     } catch (const std::exception& e) {
       finish(grpc::Status(grpc::StatusCode::INTERNAL,
                           std::string("every chunk was read, but the session's snapshot was not "
@@ -141,16 +140,6 @@ void IngestReactor::finish_durably() {
                               e.what()));
       return;
     }
-    // DeleteSession does not wait for this call: if it removed the session
-    // (and its file) while the snapshot was written, the file must go too,
-    // or a restart would bring the deleted session back (found by the soak
-    // test). Checked after the write, so one of the two always unlinks last.
-    bool still_held = false;
-    try {
-      still_held = context_.sessions->get(session_->id, tenant_) == session_;
-    } catch (const ServiceError&) {
-    }
-    if (!still_held) context_.persistence->remove(session_->id);
     finish(grpc::Status::OK);
   });
   if (!queued) {

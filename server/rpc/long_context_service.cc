@@ -84,7 +84,6 @@ grpc::ServerUnaryReactor* LongContextService::DeleteSession(grpc::CallbackServer
       throw ServiceError(Fault::kUnknownSession,
                          "session '" + request->session_id() + "' not found");
     }
-    if (context_.persistence != nullptr) context_.persistence->remove(request->session_id());
   });
 }
 

@@ -16,7 +16,6 @@
 #include "server/security/authenticator.h"
 #include "server/sessions/model_identity.h"
 #include "server/sessions/session_manager.h"
-#include "server/sessions/session_persistence.h"
 
 namespace infini::server {
 
@@ -30,7 +29,6 @@ struct ServiceContext {
   Scheduler* scheduler = nullptr;
   ServerMetrics* metrics = nullptr;
   // Null when --snapshot-dir is not set: sessions live in memory only.
-  const SessionPersistence* persistence = nullptr;
   // What snapshots are checked against (ExportSession, ImportSession).
   const LazyModelIdentity* model_identity = nullptr;
   // Null when --auth-tokens is not set: every caller is tenant "".

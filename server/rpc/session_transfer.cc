@@ -8,7 +8,7 @@
 #include "server/security/authenticator.h"
 #include "server/sessions/session_id.h"
 #include "server/sessions/session_snapshot.h"
-#include "server/sessions/snapshot_store.h"
+#include "server/sessions/file_session_store.h"
 #include "server/status.h"
 
 namespace infini::server {
@@ -200,7 +200,7 @@ void ImportReactor::restore() {
     // Imported now: idle expiry and eviction count from here, not from its
     // last use on the server it came from.
     session->touch();
-    if (context_.persistence == nullptr) {
+    if (!context_.sessions->durable()) {
       fill_session_proto(*session, *context_.sessions, context_.model_name, response_);
       finish(grpc::Status::OK);
       return;
@@ -209,11 +209,10 @@ void ImportReactor::restore() {
     // can change it meanwhile.
     const bool queued = submit_task(context_, session->queue, [this, session] {
       try {
-        context_.persistence->write(*context_.sessions, *session);
+        context_.sessions->persist(session);
       } catch (const std::exception& e) {
+        // With its snapshot: the write may have failed after its rename.
         context_.sessions->remove(session->id, tenant_);
-        // The write may have failed after its rename (the folder's fsync).
-        context_.persistence->remove(session->id);
         finish(grpc::Status(
             grpc::StatusCode::INTERNAL,
             std::string("session not imported: its snapshot cannot be written: ") + e.what()));
@@ -223,8 +222,7 @@ void ImportReactor::restore() {
       finish(grpc::Status::OK);
     });
     if (!queued) {
-      context_.sessions->remove(session->id, tenant_);
-      context_.persistence->remove(session->id);  // an eviction may have written it
+      context_.sessions->remove(session->id, tenant_);  // and a snapshot an eviction wrote
       throw LimitExceeded(Limit::kQueue,
                          "the engine queue is full; nothing was imported, retry later");
     }

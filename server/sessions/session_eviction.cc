@@ -46,8 +46,8 @@ void SessionManager::StateSlot::take() {
   owner_ = nullptr;
 }
 
-void SessionManager::enable_eviction(const SessionPersistence* persistence, Scheduler* scheduler,
-                                     ServerMetrics* metrics) {
+void SessionManager::enable_snapshots(const SessionPersistence* persistence, Scheduler* scheduler,
+                                      ServerMetrics* metrics) {
   std::lock_guard<std::mutex> lock(mutex_);
   persistence_ = persistence;
   scheduler_ = scheduler;
@@ -128,7 +128,7 @@ SessionManager::Eviction SessionManager::evict(const std::shared_ptr<Session>& v
     // On the victim's queue: nothing else touches its state meanwhile.
     if (!victim->resident || victim->users.load() > 0 || !in_map()) return;
     try {
-      persistence_->write(*this, *victim);
+      persistence_->write(snapshot_of(*victim));
     } catch (const std::exception& e) {
       session_logger()->error("session {}: not evicted, its snapshot cannot be written: {}",
                               victim->id, e.what());

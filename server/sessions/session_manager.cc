@@ -3,6 +3,7 @@
 #include <random>
 
 #include "server/admission/limit.h"
+#include "server/sessions/session_persistence.h"
 #include "server/service_error.h"
 
 namespace infini::server {
@@ -133,11 +134,22 @@ std::shared_ptr<Session> SessionManager::get(const std::string& id,
 }
 
 bool SessionManager::remove(const std::string& id, const std::string& tenant) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto it = sessions_.find(id);
-  if (it == sessions_.end() || it->second->tenant != tenant) return false;
-  sessions_.erase(it);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second->tenant != tenant) return false;
+    sessions_.erase(it);
+  }
+  // Outside the lock: a store may be slow. A snapshot written meanwhile by
+  // a task of the session is removed by that task (persist()).
+  if (persistence_ != nullptr) persistence_->remove(id);
   return true;
+}
+
+bool SessionManager::holds(const std::shared_ptr<Session>& session) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = sessions_.find(session->id);
+  return it != sessions_.end() && it->second == session;
 }
 
 std::vector<std::shared_ptr<Session>> SessionManager::all() const {
@@ -247,15 +259,20 @@ SessionManager::Page SessionManager::list(int64_t page_size, const std::string& 
 std::vector<std::string> SessionManager::expire_idle(std::chrono::seconds idle) {
   const auto cutoff = Clock::now() - idle;
   std::vector<std::string> expired;
-  std::lock_guard<std::mutex> lock(mutex_);
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    // A session with a stream open on it (a quiet Ingest) is in use.
-    if (it->second->last_used() < cutoff && it->second->users == 0) {
-      expired.push_back(it->first);
-      it = sessions_.erase(it);
-    } else {
-      ++it;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      // A session with a stream open on it (a quiet Ingest) is in use.
+      if (it->second->last_used() < cutoff && it->second->users == 0) {
+        expired.push_back(it->first);
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
     }
+  }
+  if (persistence_ != nullptr) {
+    for (const auto& id : expired) persistence_->remove(id);
   }
   return expired;
 }

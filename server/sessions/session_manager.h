@@ -121,7 +121,38 @@ class SessionManager {
   // whether the id does not exist or belongs to another tenant.
   std::shared_ptr<Session> get(const std::string& id, const std::string& tenant) const;
   // False (and nothing removed) when the id is unknown or another tenant's.
+  // With snapshots on, the session's snapshot goes too: the one place a
+  // session's durable copy is removed (with expire_idle and persist).
   bool remove(const std::string& id, const std::string& tenant);
+  // Whether `session` is still registered (not removed or expired).
+  bool holds(const std::shared_ptr<Session>& session) const;
+
+  // Write-through: the session's snapshot, after a completed Ingest or an
+  // Import; call from a task on its queue. If the session was removed while
+  // it was written, the snapshot is removed again. A no-op without
+  // snapshots (durable() false). Throws std::runtime_error saying where and
+  // why when it cannot be written; the previous snapshot then stays.
+  void persist(const std::shared_ptr<Session>& session) const;
+  bool durable() const { return persistence_ != nullptr; }
+  // Writes every session, each on its own queue (after the server stopped
+  // taking calls); returns how many were written before `deadline` passed.
+  // An evicted session's snapshot is current already and counts as written.
+  // Failures are logged and counted as not written.
+  int persist_all(std::chrono::milliseconds deadline) const;
+
+  struct Skipped {
+    std::string location;  // where the snapshot is, in the store's words
+    std::string reason;
+  };
+  struct RestoreReport {
+    int restored = 0;
+    int evicted = 0;  // of `restored`: past --max-state-bytes, left in the store until used
+    std::vector<Skipped> skipped;
+  };
+  // Restores every snapshot in the store: in memory while --max-state-bytes
+  // has room, registered as evicted after that. Snapshots it cannot use are
+  // reported and left where they are.
+  RestoreReport restore_all();
 
   struct Page {
     std::vector<std::shared_ptr<Session>> sessions;
@@ -146,12 +177,14 @@ class SessionManager {
   std::shared_ptr<Session> restore(const SessionSnapshot& snapshot,
                                    Residency residency = Residency::kResident);
 
-  // Eviction (session_eviction.cc). Turned on once at start when snapshots
-  // are (--snapshot-dir), before any call: from then on a session that
-  // would pass --max-state-bytes first evicts the least recently used idle
-  // sessions to disk. Without it, the limit is RESOURCE_EXHAUSTED at once.
-  void enable_eviction(const SessionPersistence* persistence, Scheduler* scheduler,
-                       ServerMetrics* metrics);
+  // Snapshots and eviction (session_eviction.cc). Turned on once at start
+  // when snapshots are (--snapshot-dir), before any call: from then on
+  // sessions are written through (persist) and removed with their
+  // snapshots, and a session that would pass --max-state-bytes first evicts
+  // the least recently used idle sessions to their store. Without it, the
+  // limit is RESOURCE_EXHAUSTED at once.
+  void enable_snapshots(const SessionPersistence* persistence, Scheduler* scheduler,
+                        ServerMetrics* metrics);
   // Reloads an evicted session's state from its snapshot, making room first
   // (which may evict others); a no-op when resident. Call at the start of
   // every task on the session's queue that uses its state. Throws
@@ -160,7 +193,8 @@ class SessionManager {
   int64_t resident_count() const;
   int64_t evicted_count() const;
 
-  // Removes sessions unused for longer than `idle`; returns their ids.
+  // Removes sessions unused for longer than `idle`, and their snapshots;
+  // returns their ids.
   std::vector<std::string> expire_idle(std::chrono::seconds idle);
 
   int64_t count() const;
@@ -210,7 +244,7 @@ class SessionManager {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;
   int64_t reserved_ = 0;  // StateSlots not yet taken over; under mutex_
-  // Set once by enable_eviction, before any call.
+  // Set once by enable_snapshots, before any call.
   const SessionPersistence* persistence_ = nullptr;
   Scheduler* scheduler_ = nullptr;
   ServerMetrics* metrics_ = nullptr;

@@ -245,7 +245,7 @@ TEST(DurableSessions, UnusableSnapshotsAreReportedAndKept) {
 // The snapshot cannot be written (its path is taken by a directory): the
 // Ingest says so with INTERNAL and the path, every chunk was still read, and
 // no temporary file is left (that an older snapshot survives a failed write
-// is snapshot_store_test's).
+// is file_session_store_test's).
 TEST(DurableSessions, AFailedSnapshotIsAClearErrorAndTheChunksStayRead) {
   TempDir snapshots("infini-e2e-snapshots");
   auto server = ServerProcess::start({"--snapshot-dir", snapshots.path().string()});

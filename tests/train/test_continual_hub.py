@@ -80,7 +80,7 @@ class ContinualHubTest(unittest.TestCase):
                     report = json.load(f)
                 self.assertEqual(report["steps"], 2)
                 if name == "synthetic":
-                    self.assertIn("48", report["teacher_forced_exact"])
+                    self.assertIn("48", report["teacher_forced_exact_first"])
                 for companion in ("tokenizer.json", "tokenizer_config.json"):
                     self.assertTrue(filecmp.cmp(os.path.join(hf, companion),
                                                 os.path.join(out, companion), shallow=False),

@@ -12,6 +12,7 @@
 #include "engine/checkpoint_writer.h"
 #include "server/metrics/metrics.h"
 #include "server/scheduling/scheduler.h"
+#include "server/sessions/file_session_store.h"
 #include "server/sessions/session_manager.h"
 #include "server/sessions/session_persistence.h"
 #include "server/status.h"
@@ -92,10 +93,10 @@ TEST_F(SessionEvictionTest, WithoutSnapshotsTheBudgetIsResourceExhausted) {
 
 TEST_F(SessionEvictionTest, EvictsTheLeastRecentlyUsedAndReloadsItExactly) {
   SessionManager sessions(model_, tokenizer_, limits(2));
-  SessionPersistence persistence(dir_, "test-model");
+  SessionPersistence persistence(std::make_unique<FileSessionStore>(dir_), "test-model");
   Scheduler scheduler(1, 1, 16);
   ServerMetrics metrics;
-  sessions.enable_eviction(&persistence, &scheduler, &metrics);
+  sessions.enable_snapshots(&persistence, &scheduler, &metrics);
 
   auto a = with_text(sessions, 100, 1);
   auto b = with_text(sessions, 200, 2);
@@ -132,9 +133,9 @@ TEST_F(SessionEvictionTest, EvictsTheLeastRecentlyUsedAndReloadsItExactly) {
 
 TEST_F(SessionEvictionTest, SessionsInUseAreNeverEvicted) {
   SessionManager sessions(model_, tokenizer_, limits(2));
-  SessionPersistence persistence(dir_, "test-model");
+  SessionPersistence persistence(std::make_unique<FileSessionStore>(dir_), "test-model");
   Scheduler scheduler(1, 1, 16);
-  sessions.enable_eviction(&persistence, &scheduler, nullptr);
+  sessions.enable_snapshots(&persistence, &scheduler, nullptr);
   auto a = with_text(sessions, 100, 1);
   auto b = with_text(sessions, 200, 2);
   ++a->users;  // an open Ingest stream
@@ -154,9 +155,9 @@ TEST_F(SessionEvictionTest, SessionsInUseAreNeverEvicted) {
 
 TEST_F(SessionEvictionTest, EvictedSessionsCountAgainstTheSessionLimit) {
   SessionManager sessions(model_, tokenizer_, limits(1, 3));
-  SessionPersistence persistence(dir_, "test-model");
+  SessionPersistence persistence(std::make_unique<FileSessionStore>(dir_), "test-model");
   Scheduler scheduler(1, 1, 16);
-  sessions.enable_eviction(&persistence, &scheduler, nullptr);
+  sessions.enable_snapshots(&persistence, &scheduler, nullptr);
   for (int i = 0; i < 3; ++i) with_text(sessions, 100 + i, i);
   EXPECT_EQ(sessions.resident_count(), 1);
   std::string message;
@@ -169,18 +170,18 @@ TEST_F(SessionEvictionTest, RestoreAllKeepsSessionsPastTheBudgetOnDisk) {
   std::map<std::string, std::vector<float>> states;
   {
     SessionManager sessions(model_, tokenizer_, limits(4));
-    SessionPersistence persistence(dir_, "test-model");
+    SessionPersistence persistence(std::make_unique<FileSessionStore>(dir_), "test-model");
     for (int i = 0; i < 3; ++i) {
       auto s = with_text(sessions, 100 + i, i);
       states[s->id] = s->document.state().to_host();
-      persistence.write(sessions, *s);
+      persistence.write(sessions.snapshot_of(*s));
     }
   }
   SessionManager sessions(model_, tokenizer_, limits(2));
-  SessionPersistence persistence(dir_, "test-model");
+  SessionPersistence persistence(std::make_unique<FileSessionStore>(dir_), "test-model");
   Scheduler scheduler(1, 1, 16);
-  sessions.enable_eviction(&persistence, &scheduler, nullptr);
-  const auto report = persistence.restore_all(sessions);
+  sessions.enable_snapshots(&persistence, &scheduler, nullptr);
+  const auto report = sessions.restore_all();
   EXPECT_EQ(report.restored, 3);
   EXPECT_EQ(report.evicted, 1);
   EXPECT_EQ(sessions.resident_count(), 2);
@@ -190,14 +191,14 @@ TEST_F(SessionEvictionTest, RestoreAllKeepsSessionsPastTheBudgetOnDisk) {
     EXPECT_LE(sessions.resident_count(), 2);
   }
   // Shutdown: an evicted session's file is current and counts as written.
-  EXPECT_EQ(persistence.write_all(sessions, scheduler, std::chrono::seconds(30)), 3);
+  EXPECT_EQ(sessions.persist_all(std::chrono::seconds(30)), 3);
 }
 
 TEST_F(SessionEvictionTest, AnUnreadableSnapshotIsAClearErrorAndFreesItsRoom) {
   SessionManager sessions(model_, tokenizer_, limits(1));
-  SessionPersistence persistence(dir_, "test-model");
+  SessionPersistence persistence(std::make_unique<FileSessionStore>(dir_), "test-model");
   Scheduler scheduler(1, 1, 16);
-  sessions.enable_eviction(&persistence, &scheduler, nullptr);
+  sessions.enable_snapshots(&persistence, &scheduler, nullptr);
   auto a = with_text(sessions, 100, 1);
   auto b = with_text(sessions, 200, 2);
   ASSERT_FALSE(a->resident);
@@ -218,9 +219,9 @@ TEST_F(SessionEvictionTest, AnUnreadableSnapshotIsAClearErrorAndFreesItsRoom) {
 // session that read the same chunks without any eviction. (For the TSan run.)
 TEST_F(SessionEvictionTest, ConcurrentCallsStayExactUnderEviction) {
   SessionManager sessions(model_, tokenizer_, limits(2));
-  SessionPersistence persistence(dir_, "test-model");
+  SessionPersistence persistence(std::make_unique<FileSessionStore>(dir_), "test-model");
   Scheduler scheduler(3, 3, 100000);
-  sessions.enable_eviction(&persistence, &scheduler, nullptr);
+  sessions.enable_snapshots(&persistence, &scheduler, nullptr);
   constexpr int kSessions = 6, kClients = 3, kCalls = 60;
   std::vector<std::shared_ptr<Session>> all;
   for (int i = 0; i < kSessions; ++i) all.push_back(sessions.create({}, ""));

@@ -3,7 +3,7 @@
 // snapshot file should go (rename fails with EISDIR) and a file-size limit
 // (RLIMIT_FSIZE, which binds root too: write fails with EFBIG, as it would
 // with ENOSPC on a full disk). A real full disk is left to the fault tests.
-#include "server/sessions/snapshot_store.h"
+#include "server/sessions/file_session_store.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -34,31 +34,31 @@ void touch(const fs::path& path, const std::string& bytes = "x") {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
-TEST(SnapshotStoreTest, WriteThenReadGivesTheBytes) {
+TEST(FileSessionStoreTest, WriteThenReadGivesTheBytes) {
   TempDir dir;
-  SnapshotStore store(fs::path(dir.path()) / "nested" / "snapshots");  // created
+  FileSessionStore store(fs::path(dir.path()) / "nested" / "snapshots");  // created
   const std::string bytes = std::string("INFINISS\0\x01\xff binary", 19) + std::string(100000, 'q');
   store.write("abc", bytes);
   EXPECT_EQ(store.path_of("abc"), store.dir() / "abc.snap");
-  EXPECT_EQ(SnapshotStore::read(store.path_of("abc")), bytes);
+  EXPECT_EQ(FileSessionStore::read_file(store.path_of("abc")), bytes);
   EXPECT_EQ(fs::status(store.path_of("abc")).permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
   store.write("empty", "");
-  EXPECT_EQ(SnapshotStore::read(store.path_of("empty")), "");
+  EXPECT_EQ(FileSessionStore::read_file(store.path_of("empty")), "");
 }
 
-TEST(SnapshotStoreTest, OverwriteReplacesAndLeavesNoTemporaryFiles) {
+TEST(FileSessionStoreTest, OverwriteReplacesAndLeavesNoTemporaryFiles) {
   TempDir dir;
-  SnapshotStore store(dir.path());
+  FileSessionStore store(dir.path());
   store.write("0123456789abcdef0123456789abcdef", std::string(5000, 'a'));
   store.write("0123456789abcdef0123456789abcdef", "b");
-  EXPECT_EQ(SnapshotStore::read(store.path_of("0123456789abcdef0123456789abcdef")), "b");
+  EXPECT_EQ(FileSessionStore::read_file(store.path_of("0123456789abcdef0123456789abcdef")), "b");
   EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"0123456789abcdef0123456789abcdef.snap"});
 }
 
-TEST(SnapshotStoreTest, ConcurrentWritersOfOneIdLeaveOneWholeSnapshot) {
+TEST(FileSessionStoreTest, ConcurrentWritersOfOneIdLeaveOneWholeSnapshot) {
   TempDir dir;
-  SnapshotStore store(dir.path());
+  FileSessionStore store(dir.path());
   std::vector<std::thread> writers;
   for (char c = 'a'; c < 'a' + 6; ++c) {
     writers.emplace_back([&store, c] {
@@ -66,15 +66,15 @@ TEST(SnapshotStoreTest, ConcurrentWritersOfOneIdLeaveOneWholeSnapshot) {
     });
   }
   for (auto& t : writers) t.join();
-  const std::string bytes = SnapshotStore::read(store.path_of("same"));
+  const std::string bytes = FileSessionStore::read_file(store.path_of("same"));
   ASSERT_FALSE(bytes.empty());
   EXPECT_EQ(bytes, std::string(10000 + bytes[0], bytes[0]));
   EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"same.snap"});
 }
 
-TEST(SnapshotStoreTest, ListSkipsTemporaryAndOtherFiles) {
+TEST(FileSessionStoreTest, ListSkipsTemporaryAndOtherFiles) {
   TempDir dir;
-  SnapshotStore store(dir.path());
+  FileSessionStore store(dir.path());
   store.write("b", "2");
   store.write("a", "1");
   store.write("c-_Z9", "3");
@@ -90,9 +90,9 @@ TEST(SnapshotStoreTest, ListSkipsTemporaryAndOtherFiles) {
   EXPECT_EQ(store.list(), expected);
 }
 
-TEST(SnapshotStoreTest, Remove) {
+TEST(FileSessionStoreTest, Remove) {
   TempDir dir;
-  SnapshotStore store(dir.path());
+  FileSessionStore store(dir.path());
   store.write("gone", "x");
   store.write("kept", "y");
   EXPECT_TRUE(store.remove("gone"));
@@ -102,9 +102,9 @@ TEST(SnapshotStoreTest, Remove) {
   EXPECT_EQ(store.list(), std::vector<fs::path>{store.path_of("kept")});
 }
 
-TEST(SnapshotStoreTest, InvalidIdsThrow) {
+TEST(FileSessionStoreTest, InvalidIdsThrow) {
   TempDir dir;
-  SnapshotStore store(fs::path(dir.path()) / "store");
+  FileSessionStore store(fs::path(dir.path()) / "store");
   touch(fs::path(dir.path()) / "victim.snap", "keep me");
   for (const std::string& id :
        std::vector<std::string>{"", ".", "..", "../victim", "a/b", "/etc/passwd", "a.b", "x y",
@@ -112,16 +112,16 @@ TEST(SnapshotStoreTest, InvalidIdsThrow) {
     EXPECT_THROW(store.write(id, "x"), std::invalid_argument) << id;
     EXPECT_THROW(store.path_of(id), std::invalid_argument) << id;
   }
-  EXPECT_EQ(SnapshotStore::read(fs::path(dir.path()) / "victim.snap"), "keep me");
+  EXPECT_EQ(FileSessionStore::read_file(fs::path(dir.path()) / "victim.snap"), "keep me");
   EXPECT_TRUE(store.list().empty());
   store.write(std::string(128, 'a'), "longest id");
   store.write("Az09_-", "every kind of character");
   EXPECT_EQ(store.list().size(), 2u);
 }
 
-TEST(SnapshotStoreTest, FailedRenameLeavesOtherSnapshotsAndNoTemporaryFile) {
+TEST(FileSessionStoreTest, FailedRenameLeavesOtherSnapshotsAndNoTemporaryFile) {
   TempDir dir;
-  SnapshotStore store(dir.path());
+  FileSessionStore store(dir.path());
   store.write("x", "snapshot A");
   // A non-empty directory where y's snapshot should go: rename() fails
   // (EISDIR), whoever runs the test.
@@ -137,14 +137,14 @@ TEST(SnapshotStoreTest, FailedRenameLeavesOtherSnapshotsAndNoTemporaryFile) {
     EXPECT_NE(what.find(std::strerror(EISDIR)), std::string::npos) << what;
   }
   EXPECT_EQ(names_in(dir.path()), (std::set<std::string>{"x.snap", "y.snap"}));
-  EXPECT_EQ(SnapshotStore::read(store.path_of("x")), "snapshot A");
+  EXPECT_EQ(FileSessionStore::read_file(store.path_of("x")), "snapshot A");
 }
 
 // A write that fails part way (the file-size limit stands in for a full
 // disk) leaves the previous snapshot of the same session as it was.
-TEST(SnapshotStoreTest, FailedWriteKeepsThePreviousSnapshot) {
+TEST(FileSessionStoreTest, FailedWriteKeepsThePreviousSnapshot) {
   TempDir dir;
-  SnapshotStore store(dir.path());
+  FileSessionStore store(dir.path());
   const std::string previous(1000, 'A');
   store.write("s", previous);
 
@@ -171,28 +171,28 @@ TEST(SnapshotStoreTest, FailedWriteKeepsThePreviousSnapshot) {
   EXPECT_NE(error.find("cannot write snapshot " + store.path_of("s").string()), std::string::npos)
       << error;
   EXPECT_NE(error.find(std::strerror(EFBIG)), std::string::npos) << error;
-  EXPECT_EQ(SnapshotStore::read(store.path_of("s")), previous);
+  EXPECT_EQ(FileSessionStore::read_file(store.path_of("s")), previous);
   EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"s.snap"}) << "temporary file left";
 }
 
-TEST(SnapshotStoreTest, DirectoryThatIsAFileIsNamed) {
+TEST(FileSessionStoreTest, DirectoryThatIsAFileIsNamed) {
   TempDir dir;
   const fs::path file = fs::path(dir.path()) / "plain";
   touch(file);
   try {
-    SnapshotStore store(file);
+    FileSessionStore store(file);
     FAIL() << "a regular file accepted as the snapshot directory";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
   }
-  EXPECT_THROW(SnapshotStore(file / "below"), std::runtime_error);
+  EXPECT_THROW(FileSessionStore(file / "below"), std::runtime_error);
 }
 
-TEST(SnapshotStoreTest, ReadOfAMissingFileIsNamed) {
+TEST(FileSessionStoreTest, ReadOfAMissingFileIsNamed) {
   TempDir dir;
   const fs::path missing = fs::path(dir.path()) / "missing.snap";
   try {
-    SnapshotStore::read(missing);
+    FileSessionStore::read_file(missing);
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find(missing.string()), std::string::npos) << e.what();

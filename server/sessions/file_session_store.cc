@@ -1,4 +1,4 @@
-#include "server/sessions/snapshot_store.h"
+#include "server/sessions/file_session_store.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -57,7 +57,7 @@ std::atomic<uint64_t> temp_counter{0};
 
 }  // namespace
 
-SnapshotStore::SnapshotStore(std::filesystem::path dir) : dir_(std::move(dir)) {
+FileSessionStore::FileSessionStore(std::filesystem::path dir) : dir_(std::move(dir)) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) {
@@ -70,12 +70,12 @@ SnapshotStore::SnapshotStore(std::filesystem::path dir) : dir_(std::move(dir)) {
   }
 }
 
-fs::path SnapshotStore::path_of(const std::string& session_id) const {
+fs::path FileSessionStore::path_of(const std::string& session_id) const {
   check_id(session_id);
   return dir_ / (session_id + std::string(kSuffix));
 }
 
-void SnapshotStore::write(const std::string& session_id, std::string_view bytes) const {
+void FileSessionStore::write(const std::string& session_id, std::string_view bytes) const {
   const fs::path target = path_of(session_id);
   const fs::path temp =
       dir_ / ("." + session_id + std::string(kSuffix) + ".tmp-" + std::to_string(::getpid()) + "-" +
@@ -126,7 +126,7 @@ void SnapshotStore::write(const std::string& session_id, std::string_view bytes)
   }
 }
 
-bool SnapshotStore::remove(const std::string& session_id) const {
+bool FileSessionStore::remove(const std::string& session_id) const {
   fs::path target;
   try {
     target = path_of(session_id);
@@ -150,7 +150,7 @@ bool SnapshotStore::remove(const std::string& session_id) const {
   return true;
 }
 
-std::vector<fs::path> SnapshotStore::list() const {
+std::vector<fs::path> FileSessionStore::list() const {
   std::vector<fs::path> out;
   std::error_code ec;
   fs::directory_iterator it(dir_, ec);
@@ -170,7 +170,7 @@ std::vector<fs::path> SnapshotStore::list() const {
   return out;
 }
 
-std::string SnapshotStore::read(const fs::path& path) {
+std::string FileSessionStore::read_file(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     throw std::runtime_error("cannot read snapshot " + path.string() + ": " + std::strerror(errno));
@@ -193,5 +193,21 @@ std::string SnapshotStore::read(const fs::path& path) {
   ::close(fd);
   return out;
 }
+
+std::string FileSessionStore::read(const std::string& session_id) const {
+  return read_file(path_of(session_id));
+}
+
+std::vector<std::string> FileSessionStore::ids() const {
+  std::vector<std::string> out;
+  for (const auto& path : list()) out.push_back(path.stem().string());
+  return out;
+}
+
+std::string FileSessionStore::location(const std::string& session_id) const {
+  return path_of(session_id).string();
+}
+
+std::string FileSessionStore::location() const { return dir_.string(); }
 
 }  // namespace infini::server
