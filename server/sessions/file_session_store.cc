@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "server/sessions/session_id.h"
+#include "server/sessions/session_logger.h"
 
 namespace infini::server {
 namespace {
@@ -28,11 +29,6 @@ void check_id(const std::string& id) {
   if (!is_valid_session_id(id)) {
     throw std::invalid_argument("session id may hold only [A-Za-z0-9_-]");
   }
-}
-
-std::shared_ptr<spdlog::logger> session_logger() {
-  std::shared_ptr<spdlog::logger> logger = spdlog::get("session");
-  return logger ? logger : spdlog::default_logger();
 }
 
 // Makes the directory's entries (a rename, an unlink) durable. Returns 0 or

@@ -8,18 +8,11 @@
 #include <memory>
 #include <mutex>
 
+#include "server/sessions/session_logger.h"
 #include "server/sessions/session_manager.h"
 #include "server/sessions/session_persistence.h"
 
 namespace infini::server {
-namespace {
-
-std::shared_ptr<spdlog::logger> session_logger() {
-  auto logger = spdlog::get("session");
-  return logger ? logger : spdlog::default_logger();
-}
-
-}  // namespace
 
 void SessionManager::persist(const std::shared_ptr<Session>& session) const {
   if (persistence_ == nullptr) return;

@@ -18,19 +18,12 @@
 
 #include "server/admission/limit.h"
 #include "server/metrics/metrics.h"
+#include "server/sessions/session_logger.h"
 #include "server/sessions/session_manager.h"
 #include "server/sessions/session_persistence.h"
 #include "server/service_error.h"
 
 namespace infini::server {
-namespace {
-
-std::shared_ptr<spdlog::logger> session_logger() {
-  auto logger = spdlog::get("session");
-  return logger ? logger : spdlog::default_logger();
-}
-
-}  // namespace
 
 void release_state(SessionState& state) { std::vector<LayerState>().swap(state.layers()); }
 
