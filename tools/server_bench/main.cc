@@ -4,8 +4,8 @@
 //   infini-server-bench --model DIR --server ADDR --doc FILE [--chunk-bytes N]
 //                       [--repeat R] [--rounds N]
 //
-// Each round runs the engine alone (this process: StreamingEncoder +
-// Model::ingest, chunk by chunk, as the server does), then the server at
+// Each round runs the engine alone (this process: DocumentReader,
+// chunk by chunk, as the server does), then the server at
 // ADDR, which must serve the same model directory. --repeat R concatenates
 // the document R times; --rounds N (default 3) repeats the pair.
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "client/infini_client.h"
+#include "engine/document_reader.h"
 #include "engine/model.h"
 #include "engine/tokenizer.h"
 
@@ -64,16 +65,16 @@ int main(int argc, char** argv) {
     infini::client::IngestOptions ingest;
     ingest.chunk_bytes = chunk;
 
-    // The engine alone, fed exactly as the server feeds it.
+    // The engine alone, fed exactly as the server feeds it: the same
+    // DocumentReader (whole segments folded, the last partial one pending).
     auto run_engine = [&](int64_t& tokens) {
       const auto start = std::chrono::steady_clock::now();
-      infini::SessionState state = model->new_session();
-      infini::StreamingEncoder encoder(tokenizer);
+      infini::DocumentReader reader(tokenizer, model->new_session());
       for (size_t at = 0; at < document.size(); at += chunk) {
-        model->ingest(state, encoder.push(std::string_view(document).substr(at, chunk)));
+        reader.read_text(*model, std::string_view(document).substr(at, chunk), false);
       }
-      model->ingest(state, encoder.finish());
-      tokens = state.tokens();
+      reader.flush(*model);
+      tokens = reader.tokens();
       return seconds_since(start);
     };
     auto run_server = [&](int64_t& tokens) {
