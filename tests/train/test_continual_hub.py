@@ -25,8 +25,12 @@ import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tools", "train"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
+
+import torch  # noqa: E402
 
 import documents  # noqa: E402
+import hf_checkpoint  # noqa: E402
 
 PYTHON = "/usr/bin/python3"  # Debian's PyTorch
 INFINI = None  # --infini, else documents.find_infini()
@@ -67,6 +71,10 @@ class ContinualHubTest(unittest.TestCase):
             runs = {
                 "text": ["--text", text, "--eval-every", "0"],
                 "synthetic": ["--eval-every", "1", "--eval-lengths", "48", "--eval-trials", "1"],
+                # Only the attention's projections learn; everything else,
+                # the gates included (--gate-lr 0), stays the converted model's.
+                "qkv": ["--text", text, "--eval-every", "0", "--gate-lr", "0",
+                        "--train-only", "q_proj,k_proj,v_proj"],
             }
             doc = os.path.join(tmp, "doc.txt")
             with open(doc, "w", encoding="utf-8") as f:
@@ -75,7 +83,13 @@ class ContinualHubTest(unittest.TestCase):
                 out, work = os.path.join(tmp, "out-" + name), os.path.join(tmp, "work-" + name)
                 done = run([PYTHON, os.path.join(ROOT, "tools", "train", "continual.py"),
                             "--model", converted, "--out", out, "--work", work] + common + extra)
-                self.assertIn("user text" if name == "text" else "synthetic passkey", done.stdout)
+                self.assertIn("synthetic passkey" if name == "synthetic" else "user text", done.stdout)
+                if name == "qkv":
+                    before, after = hf_checkpoint.read_tensors(converted), hf_checkpoint.read_tensors(out)
+                    changed = sorted(n for n in after if not torch.equal(before[n], after[n]))
+                    self.assertTrue(changed)
+                    self.assertTrue(all(any(f in n for f in ("q_proj", "k_proj", "v_proj"))
+                                        for n in changed), changed)
                 with open(os.path.join(out, "continual-report.json")) as f:
                     report = json.load(f)
                 self.assertEqual(report["steps"], 2)
@@ -93,6 +107,13 @@ class ContinualHubTest(unittest.TestCase):
                             "What is the pass key?", "--max-tokens", "4", "--no-progress"])
                 self.assertIn("segment 16 tokens", done.stderr)
                 self.assertIn("memory on", done.stderr)
+            bad = subprocess.run([PYTHON, os.path.join(ROOT, "tools", "train", "continual.py"),
+                                  "--model", converted, "--out", os.path.join(tmp, "o"), "--work",
+                                  os.path.join(tmp, "w"), "--train-only", "q_proj,qproj"] + common
+                                 + runs["text"], capture_output=True, text=True, timeout=120)
+            self.assertEqual(bad.returncode, 2, bad.stderr)
+            self.assertIn("--train-only 'qproj' matches no weight", bad.stderr)
+            self.assertFalse(os.path.exists(os.path.join(tmp, "o")))
 
 
 if __name__ == "__main__":
