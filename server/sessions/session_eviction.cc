@@ -112,27 +112,18 @@ SessionManager::StateSlot SessionManager::reserve_state(const Session* requester
 
 SessionManager::Eviction SessionManager::evict(const std::shared_ptr<Session>& victim) {
   Eviction result = Eviction::kBusy;
-  const auto in_map = [&] {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = sessions_.find(victim->id);
-    return it != sessions_.end() && it->second == victim;
-  };
   scheduler_->run_if_idle(victim->queue, [&] {
     // On the victim's queue: nothing else touches its state meanwhile.
-    if (!victim->resident || victim->users.load() > 0 || !in_map()) return;
+    if (!victim->resident || victim->users.load() > 0 || !holds(victim)) return;
     try {
-      persistence_->write(snapshot_of(*victim));
+      persist(victim);  // deleted while it was written: persist removes the snapshot again
     } catch (const std::exception& e) {
       session_logger()->error("session {}: not evicted, its snapshot cannot be written: {}",
                               victim->id, e.what());
       result = Eviction::kWriteFailed;
       return;
     }
-    if (!in_map()) {
-      // Deleted while its snapshot was written: the file must go too.
-      persistence_->remove(victim->id);
-      return;
-    }
+    if (!holds(victim)) return;
     release_state(victim->document.state());
     {
       std::lock_guard<std::mutex> lock(mutex_);
