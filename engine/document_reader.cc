@@ -5,6 +5,14 @@
 #include "engine/error.h"
 
 namespace infini {
+namespace {
+
+EngineError flush_inside_a_character() {
+  return EngineError(ErrorCode::kInvalidArgument,
+                     "flush requested but the text ends inside a UTF-8 character");
+}
+
+}  // namespace
 
 DocumentReader::DocumentReader(std::shared_ptr<const Tokenizer> tokenizer, SessionState state)
     : tokenizer_(tokenizer), state_(std::move(state)), encoder_(std::move(tokenizer)) {}
@@ -25,8 +33,7 @@ DocumentReader::Read DocumentReader::read_text(const Model& model, std::string_v
                           " of this chunk); the chunk was not read");
   }
   if (flush && utf8.needed != 0) {
-    throw EngineError(ErrorCode::kInvalidArgument,
-                      "flush requested but the text ends inside a UTF-8 character");
+    throw flush_inside_a_character();
   }
   // A working copy: if the forward pass fails the encoder is left as it was.
   StreamingEncoder encoder = encoder_;
@@ -56,8 +63,7 @@ DocumentReader::Read DocumentReader::read_ids(const Model& model, std::span<cons
 
 DocumentReader::Read DocumentReader::flush(const Model& model) {
   if (!utf8_.complete()) {
-    throw EngineError(ErrorCode::kInvalidArgument,
-                      "flush requested but the text ends inside a UTF-8 character");
+    throw flush_inside_a_character();
   }
   return read_ids(model, {});
 }

@@ -1,6 +1,6 @@
-// Durable sessions, the registry's side (the store's is SessionPersistence):
-// write-through after an Ingest or an Import, every session at shutdown,
-// every usable snapshot at start. Each write runs as a task on the
+// Durable sessions, the registry's side (the store's is SessionPersistence;
+// write-through after each Ingest or Import is SessionResidency::persist):
+// every session at shutdown, every usable snapshot at start. Each write runs as a task on the
 // session's queue, so no other task changes the state while it is encoded.
 #include <spdlog/spdlog.h>
 
@@ -14,21 +14,9 @@
 
 namespace infini::server {
 
-void SessionManager::persist(const std::shared_ptr<Session>& session) const {
-  if (persistence_ == nullptr) return;
-  // Evicted (between a call's tasks, by another's need for room): its state
-  // is not in memory, and its snapshot, written at the eviction, is current.
-  if (!session->resident) return;
-  persistence_->write(snapshot_of(*session));
-  // Removed while its snapshot was written (DeleteSession, expiry, a failed
-  // Import): the snapshot must go too, or a restart would bring the session
-  // back (found by the soak test). Checked after the write, so that one of
-  // the two always removes last.
-  if (!holds(session)) persistence_->remove(session->id);
-}
-
 int SessionManager::persist_all(std::chrono::milliseconds deadline) const {
-  if (persistence_ == nullptr) return 0;
+  Scheduler* scheduler = residency_.scheduler();
+  if (!durable()) return 0;
   struct Progress {
     std::mutex mutex;
     std::condition_variable done;
@@ -41,7 +29,7 @@ int SessionManager::persist_all(std::chrono::milliseconds deadline) const {
       std::lock_guard lock(progress->mutex);
       ++progress->pending;
     }
-    const bool queued = scheduler_->submit(session->queue, [this, session, progress] {
+    const bool queued = scheduler->submit(session->queue, [this, session, progress] {
       bool ok = false;
       try {
         persist(session);  // an evicted one's snapshot is current: not rewritten
@@ -69,14 +57,15 @@ int SessionManager::persist_all(std::chrono::milliseconds deadline) const {
 
 SessionManager::RestoreReport SessionManager::restore_all() {
   RestoreReport report;
-  if (persistence_ == nullptr) return report;
-  for (const auto& id : persistence_->ids()) {
+  const SessionPersistence* persistence = residency_.persistence();
+  if (persistence == nullptr) return report;
+  for (const auto& id : persistence->ids()) {
     try {
-      const auto session = restore(persistence_->read(id), Residency::kIfRoom);
+      const auto session = restore(persistence->read(id), Residency::kIfRoom);
       ++report.restored;
       if (!session->resident) ++report.evicted;
     } catch (const std::exception& e) {
-      report.skipped.push_back({persistence_->store().location(id), e.what()});
+      report.skipped.push_back({persistence->store().location(id), e.what()});
     }
   }
   return report;

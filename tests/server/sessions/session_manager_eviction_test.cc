@@ -16,27 +16,15 @@
 #include "server/sessions/session_manager.h"
 #include "server/sessions/session_persistence.h"
 #include "server/status.h"
-#include "tests/engine/random_model.h"
-#include "tests/engine/test_support.h"
+#include "tests/server/sessions/tiny_model_suite.h"
 
 namespace infini::server {
 namespace {
 
 namespace fs = std::filesystem;
 
-class SessionEvictionTest : public ::testing::Test {
+class SessionEvictionTest : public TinyModelSuite {
  protected:
-  static void SetUpTestSuite() {
-    tokenizer_ = Tokenizer::load(infini::testing::data_dir() + "/tokenizer/tokenizer.model");
-    ModelConfig c = infini::testing::tiny_model_config(tokenizer_->vocab_size(), 16, 1, 4);
-    weights_ = new infini::testing::RandomWeights(c, 1, 0.1f, 0.0f);
-    model_ = weights_->build();
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    delete weights_;
-  }
-
   void SetUp() override {
     dir_ = fs::temp_directory_path() /
            ("infini-eviction-" + std::to_string(::getpid()) + "-" +
@@ -73,9 +61,6 @@ class SessionEvictionTest : public ::testing::Test {
     return grpc::StatusCode::OK;
   }
 
-  static inline std::shared_ptr<const Tokenizer> tokenizer_;
-  static inline std::shared_ptr<const Model> model_;
-  static inline infini::testing::RandomWeights* weights_ = nullptr;
   fs::path dir_;
 };
 

@@ -10,25 +10,13 @@
 #include "engine/checkpoint_writer.h"
 #include "server/rpc/generate_reactor.h"
 #include "server/status.h"
-#include "tests/engine/random_model.h"
-#include "tests/engine/test_support.h"
+#include "tests/server/sessions/tiny_model_suite.h"
 
 namespace infini::server {
 namespace {
 
-class SessionManagerTest : public ::testing::Test {
+class SessionManagerTest : public TinyModelSuite {
  protected:
-  static void SetUpTestSuite() {
-    tokenizer_ = Tokenizer::load(infini::testing::data_dir() + "/tokenizer/tokenizer.model");
-    ModelConfig c = infini::testing::tiny_model_config(tokenizer_->vocab_size(), 16, 1, 4);
-    weights_ = new infini::testing::RandomWeights(c, 1, 0.1f, 0.0f);
-    model_ = weights_->build();
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    delete weights_;
-  }
-
   static grpc::StatusCode code_of(const std::function<void()>& fn, std::string* message = nullptr) {
     try {
       fn();
@@ -39,9 +27,6 @@ class SessionManagerTest : public ::testing::Test {
     return grpc::StatusCode::OK;
   }
 
-  static inline std::shared_ptr<const Tokenizer> tokenizer_;
-  static inline std::shared_ptr<const Model> model_;
-  static inline infini::testing::RandomWeights* weights_ = nullptr;
 };
 
 TEST_F(SessionManagerTest, IdsAreRandom128BitHex) {
