@@ -6,26 +6,13 @@
 #include <string>
 
 #include "engine/error.h"
-#include "tests/engine/random_model.h"
-#include "tests/engine/test_support.h"
+#include "tests/engine/tiny_model_suite.h"
 
 namespace infini {
 namespace {
 
-class DocumentReaderTest : public ::testing::Test {
+class DocumentReaderTest : public infini::testing::TinyModelSuite {
  protected:
-  static void SetUpTestSuite() {
-    tokenizer_ = Tokenizer::load(infini::testing::data_dir() + "/tokenizer/tokenizer.model");
-    // Segments of 4 tokens: every test below crosses several.
-    ModelConfig c = infini::testing::tiny_model_config(tokenizer_->vocab_size(), 16, 1, 4);
-    weights_ = new infini::testing::RandomWeights(c, 3, 0.1f, 0.0f);
-    model_ = weights_->build();
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    delete weights_;
-  }
-
   static DocumentReader fresh() { return DocumentReader(tokenizer_, model_->new_session()); }
 
   // Everything a reader holds, for comparing two of them.
@@ -39,9 +26,6 @@ class DocumentReaderTest : public ::testing::Test {
     return out;
   }
 
-  static inline std::shared_ptr<const Tokenizer> tokenizer_;
-  static inline std::shared_ptr<const Model> model_;
-  static inline infini::testing::RandomWeights* weights_ = nullptr;
 };
 
 const std::string kText =

@@ -16,14 +16,14 @@
 #include "server/sessions/session_manager.h"
 #include "server/sessions/session_persistence.h"
 #include "server/status.h"
-#include "tests/server/sessions/tiny_model_suite.h"
+#include "tests/engine/tiny_model_suite.h"
 
 namespace infini::server {
 namespace {
 
 namespace fs = std::filesystem;
 
-class SessionEvictionTest : public TinyModelSuite {
+class SessionEvictionTest : public infini::testing::TinyModelSuite {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() /

@@ -10,12 +10,12 @@
 #include "engine/checkpoint_writer.h"
 #include "server/rpc/generate_reactor.h"
 #include "server/status.h"
-#include "tests/server/sessions/tiny_model_suite.h"
+#include "tests/engine/tiny_model_suite.h"
 
 namespace infini::server {
 namespace {
 
-class SessionManagerTest : public TinyModelSuite {
+class SessionManagerTest : public infini::testing::TinyModelSuite {
  protected:
   static grpc::StatusCode code_of(const std::function<void()>& fn, std::string* message = nullptr) {
     try {

@@ -7,12 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "server/service_error.h"
-#include "tests/server/sessions/tiny_model_suite.h"
+#include "tests/engine/tiny_model_suite.h"
 
 namespace infini::server {
 namespace {
 
-class SessionRegistryTest : public TinyModelSuite {
+class SessionRegistryTest : public infini::testing::TinyModelSuite {
  protected:
   static std::shared_ptr<Session> session(const std::string& id, const std::string& tenant,
                                           int64_t used_at = -1) {
