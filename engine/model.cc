@@ -294,7 +294,11 @@ void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
                                                     std::to_string(config_.vocab_size) + ")");
     }
   }
+  if (ids.empty()) return;
   const int64_t S = config_.segment_size;
+  // The window is held for the step and let go again once the position is
+  // on a segment boundary (see session_state.h).
+  state.hold_window();
   size_t done = 0;
   while (done < ids.size()) {
     const int64_t room = S - state.segment_offset();
@@ -307,6 +311,7 @@ void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
     run_piece(state, ids.subspan(done, count), piece_mode, out, stats);
     done += count;
   }
+  state.release_window_if_empty();
 }
 
 void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits mode, float* logits,

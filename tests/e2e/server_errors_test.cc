@@ -353,9 +353,9 @@ TEST(ServerErrors, SessionLimitIsResourceExhausted) {
 }
 
 TEST(ServerErrors, StateBytesLimitIsResourceExhausted) {
-  // The test model's state: L*Hkv*d*(d+1)*4 (memory) + 2*L*S*Hkv*d*4 (window),
-  // L=2 layers, Hkv=2, d=16, S=64.
-  const int64_t state_bytes = 2 * 2 * 16 * 17 * 4 + 2 * 2 * 64 * 2 * 16 * 4;
+  // The test model's resident state: L*Hkv*d*(d+1)*4 (memory; a session
+  // between calls holds no window, 2*L*S*Hkv*d*4), L=2 layers, Hkv=2, d=16.
+  const int64_t state_bytes = 2 * 2 * 16 * 17 * 4;
   // A budget below one session's state could hold no session: refused at
   // start rather than refusing (or evicting for) every call.
   try {

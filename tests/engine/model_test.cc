@@ -147,6 +147,51 @@ TEST(ModelTest, RestoreFromHostContinuesExactly) {
   EXPECT_EQ(state.to_host(), restored.to_host());
 }
 
+// The window is held only while it has tokens in it (issue #19): a state on
+// a segment boundary holds its memory alone, and continues exactly as one
+// that kept its window, through forks and restores.
+TEST(ModelTest, TheWindowIsHeldOnlyWhileItHasTokens) {
+  const auto config = small_config(MemoryUpdate::kDelta, 8);
+  RandomModel model(config, ComputeDType::kF32);
+  SessionState state = model->new_session();
+  EXPECT_FALSE(state.window_held());
+  model->ingest(state, random_ids(21, 61, 4));  // two segments folded, five in the window
+  EXPECT_TRUE(state.window_held());
+  EXPECT_EQ(state.state_bytes(), state.step_bytes());
+  model->ingest(state, random_ids(3, 61, 5));  // 24: on the boundary
+  EXPECT_FALSE(state.window_held());
+  EXPECT_EQ(state.state_bytes(), state.memory_bytes());
+
+  // A fork of it is memory only too, and a step on the fork leaves it so.
+  SessionState fork = state.fork();
+  EXPECT_FALSE(fork.window_held());
+  const auto question = random_ids(5, 61, 6);
+  const auto from_fork = model->logits_all(fork, question);
+  EXPECT_TRUE(fork.window_held());
+  EXPECT_FALSE(state.window_held());
+
+  // Restored from its host form (the window as zeros): the same logits.
+  std::vector<float> host = state.to_host();
+  host.resize(host.size() - 2);
+  SessionState restored = model->new_session();
+  restored.restore(host, state.tokens(), state.segments());
+  EXPECT_FALSE(restored.window_held());
+  const auto from_restored = model->logits_all(restored, question);
+  ASSERT_EQ(from_fork.size(), from_restored.size());
+  EXPECT_EQ(std::memcmp(from_fork.data(), from_restored.data(), from_fork.size() * sizeof(float)), 0);
+
+  // And as a state that never let its window go: the whole text at once.
+  SessionState whole = model->new_session();
+  std::vector<int32_t> all = random_ids(21, 61, 4);
+  for (int32_t id : random_ids(3, 61, 5)) all.push_back(id);
+  for (int32_t id : question) all.push_back(id);
+  const auto from_whole = model->logits_all(whole, all);
+  const std::vector<float> tail(from_whole.end() - static_cast<std::ptrdiff_t>(from_fork.size()),
+                                from_whole.end());
+  // (Products over other row counts round differently: FeedingTest's bound.)
+  EXPECT_LT(relative_error(tail, from_fork), 1e-4);
+}
+
 TEST(ModelTest, RestoreRejectsAWrongShapeAndLeavesTheStateAlone) {
   RandomModel model(small_config(MemoryUpdate::kLinear, 8), ComputeDType::kF32);
   SessionState state = model->new_session();
@@ -187,9 +232,10 @@ TEST(ModelTest, StateBytesAreFixedByShapesNotLength) {
   RandomModel model(c, ComputeDType::kBF16);
   SessionState state = model->new_session();
   const int64_t expected = c.memory_bytes() + 2 * c.num_layers * c.segment_size * c.kv_size() * 4;
-  EXPECT_EQ(state.state_bytes(), expected);
+  EXPECT_EQ(state.step_bytes(), expected);
+  EXPECT_EQ(state.state_bytes(), c.memory_bytes()) << "no window until a step needs one";
   EXPECT_EQ(state.memory_bytes(), c.num_layers * c.num_kv_heads * c.head_dim * (c.head_dim + 1) * 4);
-  model->ingest(state, random_ids(1000, 32, 1));
+  model->ingest(state, random_ids(1000, 32, 1));  // 1000 = 15 segments of 64 + 40 in the window
   const int64_t after_1k = state.state_bytes();
   std::vector<int32_t> block = random_ids(4096, 32, 2);
   while (state.tokens() < 1'000'000) {
@@ -199,7 +245,8 @@ TEST(ModelTest, StateBytesAreFixedByShapesNotLength) {
   EXPECT_EQ(state.tokens(), 1'000'000);
   EXPECT_EQ(state.segments(), 1'000'000 / 64);
   EXPECT_EQ(after_1k, expected);
-  EXPECT_EQ(state.state_bytes(), expected);
+  EXPECT_EQ(state.state_bytes(), c.memory_bytes()) << "1M tokens end on a segment boundary";
+  EXPECT_EQ(state.step_bytes(), expected);
   for (float v : state.to_host()) ASSERT_TRUE(std::isfinite(v)) << "memory overflowed";
 }
 

@@ -191,14 +191,18 @@ int bench_command(const std::vector<std::string>& args) {
         static_cast<long long>(decode_tokens), s, decode_tokens / s,
         decode_flops * (decode_tokens / s) / 1e9 / peak);
   }
-  std::printf("state: %lld bytes at start, %lld bytes after %lld tokens (memory %lld + window %lld)\n",
+  // At rest (position on a segment boundary) a state holds its memory
+  // only; a step holds the window as well: the KV comparison uses the step.
+  std::printf("state: %lld bytes at start, %lld after %lld tokens; a step holds %lld (memory %lld + "
+              "window %lld)\n",
               static_cast<long long>(state_start), static_cast<long long>(state.state_bytes()),
-              static_cast<long long>(tokens), static_cast<long long>(state.memory_bytes()),
+              static_cast<long long>(tokens), static_cast<long long>(state.step_bytes()),
+              static_cast<long long>(state.memory_bytes()),
               static_cast<long long>(state.window_bytes()));
   const int64_t kv = c.kv_cache_bytes(tokens, 2);
-  std::printf("  a bf16 full-attention KV cache for %lld tokens: %lld bytes = %.1fx the state\n",
+  std::printf("  a bf16 full-attention KV cache for %lld tokens: %lld bytes = %.1fx a step's state\n",
               static_cast<long long>(tokens), static_cast<long long>(kv),
-              static_cast<double>(kv) / static_cast<double>(state.state_bytes()));
+              static_cast<double>(kv) / static_cast<double>(state.step_bytes()));
   std::printf("RSS: %.0f MiB after the first %lld tokens, %.0f MiB at the end, peak %.0f MiB\n",
               rss_early.current_mib, static_cast<long long>(window), rss_end.current_mib,
               rss_end.peak_mib);

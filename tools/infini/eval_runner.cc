@@ -81,7 +81,7 @@ AnswerRun answer_after(const Model& model, const Tokenizer& tokenizer,
   run.ingest_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   run.tokens_read = state.tokens();
-  run.state_bytes = state.state_bytes();
+  run.state_bytes = state.step_bytes();  // memory and a window: what a step holds
 
   GenerationRequest request;
   request.prompt = prompt;
