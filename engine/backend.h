@@ -44,6 +44,16 @@ struct AttentionShape {
   std::vector<double> rope_inv_freq;
 };
 
+// The window's keys with RoPE applied, kept from call to call so that a
+// backend may rotate each key once instead of the whole window at every
+// call (decode on the CPU otherwise re-rotated up to S keys per layer per
+// token). Belongs to the window (LayerState); the backend allocates `keys`
+// on first use, or never touches it.
+struct RotatedKeys {
+  Tensor keys;       // [S, Hkv*d] once allocated
+  int64_t rows = 0;  // rows 0 .. rows-1 hold keys rotated (of this segment if < first)
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -84,9 +94,11 @@ class Backend {
   // Causal dot-product attention inside one segment. q: [n, H*d] for the
   // tokens at segment offsets first .. first+n-1 (no RoPE yet); keys, values:
   // the segment's window [>= first+n, Hkv*d] (keys without RoPE). RoPE is
-  // applied to q and keys using segment offsets as positions.
+  // applied to q and keys using segment offsets as positions. `rotated`, the
+  // window's cache of rotated keys, may be used and updated (see RotatedKeys).
   virtual void local_attention(const Tensor& q, const Tensor& keys, const Tensor& values,
-                               int64_t first, const AttentionShape& shape, Tensor& out) = 0;
+                               int64_t first, const AttentionShape& shape, RotatedKeys& rotated,
+                               Tensor& out) = 0;
   // out = (sigma(q) M) / (sigma(q) z) per head, 0 where the denominator is 0.
   // memory: [Hkv*d, d] (rows of head g are g*d .. g*d+d-1), norm: [Hkv, d].
   virtual void memory_retrieve(const Tensor& q, const Tensor& memory, const Tensor& norm,

@@ -3,9 +3,9 @@
 namespace infini {
 
 void infini_attention(Backend& backend, const AttentionShape& shape, const Tensor& q,
-                      const Tensor& gate_logits, const LayerState& layer, int64_t first,
+                      const Tensor& gate_logits, LayerState& layer, int64_t first,
                       bool memory_written, Tensor& out) {
-  backend.local_attention(q, layer.keys, layer.values, first, shape, out);
+  backend.local_attention(q, layer.keys, layer.values, first, shape, layer.rotated, out);
   if (!memory_written) {
     // A_mem = 0 while z = 0, so A = (1 - g) * A_dot.
     Tensor zero = backend.allocate(q.rows(), out.cols());

@@ -13,7 +13,7 @@ namespace infini {
 // `memory_written` is false until the first segment has been folded, when
 // retrieval is 0 by definition and is skipped.
 void infini_attention(Backend& backend, const AttentionShape& shape, const Tensor& q,
-                      const Tensor& gate_logits, const LayerState& layer, int64_t first,
+                      const Tensor& gate_logits, LayerState& layer, int64_t first,
                       bool memory_written, Tensor& out);
 
 // Folds the layer's full window into M and z.

@@ -352,7 +352,7 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
       infini_attention(be, shape_, qkv.col_range(0, qs), layer.gate_logits, ls, first,
                        memory_written, attn);
     } else {
-      be.local_attention(qkv.col_range(0, qs), ls.keys, ls.values, first, shape_, attn);
+      be.local_attention(qkv.col_range(0, qs), ls.keys, ls.values, first, shape_, ls.rotated, attn);
     }
     be.linear(attn, *layer.o, proj);
     be.add(x, proj);

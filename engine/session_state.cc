@@ -38,6 +38,11 @@ SessionState SessionState::fork() const {
       *dst = backend_->allocate(src->rows(), src->cols());
       backend_->copy(*src, *dst);
     }
+    if (!layer.rotated.keys.empty()) {
+      c.rotated.keys = backend_->allocate(layer.rotated.keys.rows(), layer.rotated.keys.cols());
+      backend_->copy(layer.rotated.keys, c.rotated.keys);
+      c.rotated.rows = layer.rotated.rows;
+    }
     copy.layers_.push_back(std::move(c));
   }
   return copy;
@@ -68,6 +73,7 @@ void SessionState::release_window_if_empty() {
   for (LayerState& layer : layers_) {
     layer.keys = Tensor();
     layer.values = Tensor();
+    layer.rotated = RotatedKeys();
   }
 }
 
@@ -140,6 +146,7 @@ void SessionState::restore(const std::vector<float>& tensors, int64_t tokens, in
     layer.norm = std::move(*next++);
     layer.keys = window ? std::move(*next++) : Tensor();
     layer.values = window ? std::move(*next++) : Tensor();
+    layer.rotated = RotatedKeys();  // rebuilt from the keys by the next step
   }
   tokens_ = tokens;
   segments_ = segments;

@@ -22,6 +22,7 @@ struct LayerState {
   Tensor norm;    // z: [Hkv, d], fp32
   Tensor keys;    // current segment's keys, before RoPE: [S, Hkv*d]; empty when released
   Tensor values;  // current segment's values: [S, Hkv*d]; empty when released
+  RotatedKeys rotated;  // derived from keys (backend.h); not part of the state's floats
 };
 
 class SessionState {

@@ -1,5 +1,6 @@
 // The attention-side operations of the CPU backend: segment-local causal
 // attention with RoPE, and the compressive memory's retrieval and update.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -22,12 +23,6 @@ constexpr int64_t kSmallBatch = 4;
 
 std::unique_ptr<float[]> scratch(int64_t count) {
   return std::make_unique_for_overwrite<float[]>(static_cast<size_t>(count > 0 ? count : 1));
-}
-
-float dot(const float* a, const float* b, int64_t n) {
-  float s = 0.0f;
-  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
-  return s;
 }
 
 }  // namespace
@@ -57,7 +52,8 @@ const CpuBackend::RopeTable& CpuBackend::rope_table(const AttentionShape& shape)
 }
 
 void CpuBackend::local_attention(const Tensor& q, const Tensor& keys, const Tensor& values,
-                                 int64_t first, const AttentionShape& shape, Tensor& out) {
+                                 int64_t first, const AttentionShape& shape, RotatedKeys& rotated,
+                                 Tensor& out) {
   const int64_t n = q.rows();
   const int64_t total = first + n;  // keys visible to the last query
   const int64_t H = shape.num_heads, G = shape.num_kv_heads, d = shape.head_dim;
@@ -70,17 +66,23 @@ void CpuBackend::local_attention(const Tensor& q, const Tensor& keys, const Tens
   const int64_t half = d / 2;
 
   auto qr = scratch(n * qw);
-  auto kr = scratch(total * kw);
 #pragma omp parallel for if (n > 8)
   for (int64_t i = 0; i < n; ++i) {
     rope_row(q.data() + i * q.stride(), qr.get() + i * qw, H, d, &rope.cos[(first + i) * half],
              &rope.sin[(first + i) * half]);
   }
-#pragma omp parallel for if (total > 8)
-  for (int64_t j = 0; j < total; ++j) {
-    rope_row(keys.data() + j * keys.stride(), kr.get() + j * kw, G, d, &rope.cos[j * half],
+  // Each key is rotated once, when it enters the window: rows below `first`
+  // that the cache holds are this segment's already (a row at or past
+  // `first` may be a past segment's, so the count is capped there).
+  if (rotated.keys.empty()) rotated.keys = allocate(shape.segment_size, kw);
+  const int64_t done = std::min(rotated.rows, first);
+  float* kr = rotated.keys.data();
+#pragma omp parallel for if (total - done > 8)
+  for (int64_t j = done; j < total; ++j) {
+    rope_row(keys.data() + j * keys.stride(), kr + j * kw, G, d, &rope.cos[j * half],
              &rope.sin[j * half]);
   }
+  rotated.rows = total;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
 
   if (n <= kSmallBatch) {
@@ -90,13 +92,14 @@ void CpuBackend::local_attention(const Tensor& q, const Tensor& keys, const Tens
       for (int64_t h = 0; h < H; ++h) {
         const int64_t g = h / group;
         const float* qi = qr.get() + i * qw + h * d;
-        for (int64_t j = 0; j < visible; ++j) p[j] = scale * dot(qi, kr.get() + j * kw + g * d, d);
+        for (int64_t j = 0; j < visible; ++j) {
+          p[j] = scale * dot_product(qi, kr + j * kw + g * d, d);
+        }
         softmax_prefix(p.data(), visible, visible);
         float* o = out.data() + i * out.stride() + h * d;
         for (int64_t c = 0; c < d; ++c) o[c] = 0.0f;
         for (int64_t j = 0; j < visible; ++j) {
-          const float* v = values.data() + j * values.stride() + g * d;
-          for (int64_t c = 0; c < d; ++c) o[c] += p[j] * v[c];
+          add_scaled(o, values.data() + j * values.stride() + g * d, p[j], d);
         }
       }
     }
@@ -110,7 +113,7 @@ void CpuBackend::local_attention(const Tensor& q, const Tensor& keys, const Tens
     kb.resize(static_cast<size_t>(total * kw));
     vb.resize(static_cast<size_t>(total * kw));
     to_bf16(qr.get(), qb.data(), n * qw);
-    to_bf16(kr.get(), kb.data(), total * kw);
+    to_bf16(kr, kb.data(), total * kw);
     for (int64_t j = 0; j < total; ++j) {
       to_bf16(values.data() + j * values.stride(), vb.data() + j * kw, kw);
     }
@@ -137,7 +140,7 @@ void CpuBackend::local_attention(const Tensor& q, const Tensor& keys, const Tens
       if (bf16) {
         matmuls_.run(qk, qb.data() + r0 * qw + h * d, kb.data() + g * d, nullptr, scores.get());
       } else {
-        matmuls_.run(qk, qr.get() + r0 * qw + h * d, kr.get() + g * d, nullptr, scores.get());
+        matmuls_.run(qk, qr.get() + r0 * qw + h * d, kr + g * d, nullptr, scores.get());
       }
 #pragma omp parallel for
       for (int64_t i = 0; i < rows; ++i) {
@@ -203,7 +206,7 @@ void CpuBackend::memory_retrieve(const Tensor& q, const Tensor& memory, const Te
     }
 #pragma omp parallel for if (n > 8)
     for (int64_t i = 0; i < n; ++i) {
-      const float den = dot(sq.get() + i * qw + h * d, z, d);
+      const float den = dot_product(sq.get() + i * qw + h * d, z, d);
       float* o = out.data() + i * out.stride() + h * d;
       const float inv = den != 0.0f ? 1.0f / den : 0.0f;
       for (int64_t c = 0; c < d; ++c) o[c] *= inv;
@@ -264,7 +267,7 @@ void CpuBackend::memory_update(const Tensor& keys, const Tensor& values, MemoryU
       matmuls_.run(r, sk.get() + g * d, m, nullptr, retrieved.get());
 #pragma omp parallel for
       for (int64_t j = 0; j < S; ++j) {
-        const float den = dot(sk.get() + j * kw + g * d, z, d);
+        const float den = dot_product(sk.get() + j * kw + g * d, z, d);
         if (den == 0.0f) continue;
         const float inv = 1.0f / den;
         for (int64_t i = 0; i < d; ++i) update[j * d + i] -= retrieved[j * d + i] * inv;

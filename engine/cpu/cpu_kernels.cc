@@ -91,4 +91,17 @@ INFINI_CLONES void rope_row(const float* src, float* dst, int64_t heads, int64_t
   }
 }
 
+INFINI_CLONES float dot_product(const float* a, const float* b, int64_t n) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+INFINI_CLONES void add_scaled(float* __restrict out, const float* __restrict x, float scale,
+                              int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) out[i] += scale * x[i];
+}
+
 }  // namespace infini::cpu

@@ -20,6 +20,12 @@ void softmax_prefix(float* row, int64_t valid, int64_t count);
 void rope_row(const float* src, float* dst, int64_t heads, int64_t head_dim, const float* cos,
               const float* sin);
 
+// sum of a[i] * b[i], in vector-wide partial sums (another rounding order
+// than a plain loop: decode's scores over the window).
+float dot_product(const float* a, const float* b, int64_t n);
+// out[i] += scale * x[i] (decode's probability-weighted values).
+void add_scaled(float* out, const float* x, float scale, int64_t n);
+
 // exp(x) to within 2 ulp for x in [-87, 88], 0 below; exposed for tests.
 float vector_exp(float x);
 

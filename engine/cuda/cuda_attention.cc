@@ -63,8 +63,11 @@ const CudaBackend::RopeTable& CudaBackend::rope_table(const AttentionShape& shap
   return *slot;
 }
 
+// `rotated` is not used: the fused kernel rotates keys as it loads them,
+// which on a GPU costs next to nothing against the products.
 void CudaBackend::local_attention(const Tensor& q, const Tensor& keys, const Tensor& values,
-                                  int64_t first, const AttentionShape& shape, Tensor& out) {
+                                  int64_t first, const AttentionShape& shape,
+                                  RotatedKeys& /*rotated*/, Tensor& out) {
   check_heads(shape, "local_attention");
   const int64_t n = q.rows();
   const int64_t total = first + n;  // keys visible to the last query

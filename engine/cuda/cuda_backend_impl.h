@@ -56,7 +56,7 @@ class CudaBackend final : public Backend {
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override;
 
   void local_attention(const Tensor& q, const Tensor& keys, const Tensor& values, int64_t first,
-                       const AttentionShape& shape, Tensor& out) override;
+                       const AttentionShape& shape, RotatedKeys& rotated, Tensor& out) override;
   void memory_retrieve(const Tensor& q, const Tensor& memory, const Tensor& norm,
                        const AttentionShape& shape, Tensor& out) override;
   void gate_mix(const Tensor& mem, const Tensor& gate_logits, const AttentionShape& shape,

@@ -363,8 +363,11 @@ TEST_P(BackendOpsTest, LocalAttention) {
       }
       Both k = upload(keys, S, kvs), v = upload(values, S, kvs);
       Both out = random(w.n, qs, ++seed);  // overwritten
-      be_->local_attention(qkv.test.col_range(0, qs), k.test, v.test, w.first, s, out.test);
-      ref_->local_attention(qkv.ref.col_range(0, qs), k.ref, v.ref, w.first, s, out.ref);
+      RotatedKeys test_rotated, ref_rotated;  // none cached yet: every key rotated here
+      be_->local_attention(qkv.test.col_range(0, qs), k.test, v.test, w.first, s, test_rotated,
+                           out.test);
+      ref_->local_attention(qkv.ref.col_range(0, qs), k.ref, v.ref, w.first, s, ref_rotated,
+                            out.ref);
       expect_close(out, products(), "local_attention " + what);
     }
   }
