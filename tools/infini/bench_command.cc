@@ -185,11 +185,14 @@ int bench_command(const std::vector<std::string>& args) {
     // One token at a time is bound by latency and weight reads, not FLOPs:
     // the ratio shows how far from the ceiling that leaves it.
     const double decode_flops = per_token + 2.0 * c.hidden_size * c.vocab_size;  // + logits
+    // Attention over the window costs per token what the window holds, so
+    // the depth decode starts at is part of the figure (--tokens sets it).
     std::printf(
         "decode: %lld tokens in %.2f s = %.1f tok/s (greedy, with logits) = %.4f of the "
-        "GEMM peak\n",
+        "GEMM peak; from window depth %lld of %lld\n",
         static_cast<long long>(decode_tokens), s, decode_tokens / s,
-        decode_flops * (decode_tokens / s) / 1e9 / peak);
+        decode_flops * (decode_tokens / s) / 1e9 / peak,
+        static_cast<long long>(state.segment_offset()), static_cast<long long>(c.segment_size));
   }
   // At rest (position on a segment boundary) a state holds its memory
   // only; a step holds the window as well: the KV comparison uses the step.
