@@ -86,16 +86,21 @@ void CpuBackend::local_attention(const Tensor& q, const Tensor& keys, const Tens
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
 
   if (n <= kSmallBatch) {
-    std::vector<float> p(static_cast<size_t>(total));
+    // One (query, head) pair per iteration, each with its own row of
+    // scores: deep in the window this loop is most of a decode step, and
+    // run on one thread it left the other core waiting (issue #19).
+    auto probs = scratch(n * H * total);
+#pragma omp parallel for collapse(2) if (total * H > 2048)
     for (int64_t i = 0; i < n; ++i) {
-      const int64_t visible = first + i + 1;
       for (int64_t h = 0; h < H; ++h) {
+        const int64_t visible = first + i + 1;
         const int64_t g = h / group;
+        float* p = probs.get() + (i * H + h) * total;
         const float* qi = qr.get() + i * qw + h * d;
         for (int64_t j = 0; j < visible; ++j) {
           p[j] = scale * dot_product(qi, kr + j * kw + g * d, d);
         }
-        softmax_prefix(p.data(), visible, visible);
+        softmax_prefix(p, visible, visible);
         float* o = out.data() + i * out.stride() + h * d;
         for (int64_t c = 0; c < d; ++c) o[c] = 0.0f;
         for (int64_t j = 0; j < visible; ++j) {
