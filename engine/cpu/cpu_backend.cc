@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 
+#include "engine/cpu/cpu_gemv.h"
 #include "engine/cpu/cpu_kernels.h"
 #include "engine/error.h"
 #include "engine/float_convert.h"
@@ -128,6 +129,11 @@ void CpuBackend::linear(const Tensor& x, const LinearWeight& weight, Tensor& y) 
     std::vector<uint16_t> xb(static_cast<size_t>(s.m * s.k));
 #pragma omp parallel for if (s.m > 8)
     for (int64_t r = 0; r < s.m; ++r) to_bf16(x.data() + r * x.stride(), xb.data() + r * s.k, s.k);
+    if (s.m == 1 && y.stride() >= s.n && gemv_bf16_supported()) {
+      // Decode: one row against the weights (cpu_gemv.h).
+      gemv_bf16(w.bf16.data(), xb.data(), bias, y.data(), s.n, s.k);
+      return;
+    }
     s.lda = s.k;
     s.dtype = MatmulDType::kBF16;
     matmuls_.run(s, xb.data(), w.bf16.data(), bias, y.data());
