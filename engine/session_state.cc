@@ -10,7 +10,6 @@ namespace infini {
 SessionState::SessionState(std::shared_ptr<Backend> backend, const ModelConfig& config)
     : backend_(std::move(backend)),
       segment_size_(config.segment_size),
-      window_rows_(config.segment_size),
       window_cols_(config.kv_size()) {
   layers_.reserve(static_cast<size_t>(config.num_layers));
   for (int64_t l = 0; l < config.num_layers; ++l) {
@@ -25,7 +24,6 @@ SessionState SessionState::fork() const {
   SessionState copy;
   copy.backend_ = backend_;
   copy.segment_size_ = segment_size_;
-  copy.window_rows_ = window_rows_;
   copy.window_cols_ = window_cols_;
   copy.tokens_ = tokens_;
   copy.segments_ = segments_;
@@ -33,16 +31,13 @@ SessionState SessionState::fork() const {
   for (const LayerState& layer : layers_) {
     LayerState c;
     for (auto [src, dst] : {std::pair{&layer.memory, &c.memory}, std::pair{&layer.norm, &c.norm},
-                            std::pair{&layer.keys, &c.keys}, std::pair{&layer.values, &c.values}}) {
+                            std::pair{&layer.keys, &c.keys}, std::pair{&layer.values, &c.values},
+                            std::pair{&layer.rotated.keys, &c.rotated.keys}}) {
       if (src->empty()) continue;  // a released window stays released
       *dst = backend_->allocate(src->rows(), src->cols());
       backend_->copy(*src, *dst);
     }
-    if (!layer.rotated.keys.empty()) {
-      c.rotated.keys = backend_->allocate(layer.rotated.keys.rows(), layer.rotated.keys.cols());
-      backend_->copy(layer.rotated.keys, c.rotated.keys);
-      c.rotated.rows = layer.rotated.rows;
-    }
+    c.rotated.rows = layer.rotated.rows;
     copy.layers_.push_back(std::move(c));
   }
   return copy;
@@ -55,7 +50,7 @@ int64_t SessionState::memory_bytes() const {
 }
 
 int64_t SessionState::window_bytes() const {
-  return static_cast<int64_t>(layers_.size()) * 2 * window_rows_ * window_cols_ *
+  return static_cast<int64_t>(layers_.size()) * 2 * segment_size_ * window_cols_ *
          static_cast<int64_t>(sizeof(float));
 }
 
@@ -63,8 +58,8 @@ bool SessionState::window_held() const { return !layers_.empty() && !layers_[0].
 
 void SessionState::hold_window() {
   for (LayerState& layer : layers_) {
-    if (layer.keys.empty()) layer.keys = backend_->allocate(window_rows_, window_cols_);
-    if (layer.values.empty()) layer.values = backend_->allocate(window_rows_, window_cols_);
+    if (layer.keys.empty()) layer.keys = backend_->allocate(segment_size_, window_cols_);
+    if (layer.values.empty()) layer.values = backend_->allocate(segment_size_, window_cols_);
   }
 }
 
@@ -80,7 +75,7 @@ void SessionState::release_window_if_empty() {
 std::vector<float> SessionState::to_host() const {
   std::vector<float> out;
   out.reserve(static_cast<size_t>(host_floats() + 2));
-  const size_t window = static_cast<size_t>(window_rows_ * window_cols_);
+  const size_t window = static_cast<size_t>(segment_size_ * window_cols_);
   // Only the window's first segment_offset() rows are the state: the rest
   // are a past segment's (never read again) or nothing (a window allocated
   // anew), written as zeros so that equal states give equal floats.
@@ -136,8 +131,8 @@ void SessionState::restore(const std::vector<float>& tensors, int64_t tokens, in
       at += t->rows() * t->cols();
     }
     for (int i = 0; i < 2; ++i) {
-      if (window) uploaded.push_back(backend_->upload(at, window_rows_, window_cols_));
-      at += window_rows_ * window_cols_;
+      if (window) uploaded.push_back(backend_->upload(at, segment_size_, window_cols_));
+      at += segment_size_ * window_cols_;
     }
   }
   auto next = uploaded.begin();

@@ -77,7 +77,7 @@ class SessionState {
   std::shared_ptr<Backend> backend_;
   std::vector<LayerState> layers_;
   int64_t segment_size_ = 1;
-  int64_t window_rows_ = 0, window_cols_ = 0;  // each layer's keys and values, when held
+  int64_t window_cols_ = 0;  // each layer's keys and values, when held: [segment_size_, this]
   int64_t tokens_ = 0;
   int64_t segments_ = 0;
 };
