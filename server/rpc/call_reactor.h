@@ -29,8 +29,8 @@ template <class GrpcReactor>
 class CallReactor : public GrpcReactor {
  public:
   void OnCancel() override { cancelled_ = true; }
-  // After Finish and every reaction: the stream slot and any SessionUser go
-  // with the reactor.
+  // After Finish and every reaction: any SessionUser goes with the reactor
+  // (the stream slot went back just before Finish).
   void OnDone() override { delete this; }
 
  protected:
@@ -109,12 +109,16 @@ class CallReactor : public GrpcReactor {
   std::atomic<bool> cancelled_{false};
 
  private:
+  // The slot goes back before the status does: a caller that has seen its
+  // call end may open the next stream at once (OnDone runs later, on gRPC's
+  // own time).
   void send_finish(const grpc::Status& status) {
     call_.done(status);
+    stream_slot_.release();
     this->Finish(status);
   }
 
-  StreamSlots::Slot stream_slot_;  // held for the whole call
+  StreamSlots::Slot stream_slot_;  // held until the call's Finish
   std::mutex finish_mutex_;
   bool finishing_ = false;
   bool write_outstanding_ = false;
