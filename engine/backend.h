@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -111,6 +112,15 @@ class Backend {
   // memory and norm with the linear or delta rule.
   virtual void memory_update(const Tensor& keys, const Tensor& values, MemoryUpdate rule,
                              const AttentionShape& shape, Tensor& memory, Tensor& norm) = 0;
+
+  // Runs body(0) .. body(count - 1), bodies that touch disjoint states (a
+  // decode batch's per-sequence attention): side by side where the backend
+  // can (the CPU's OpenMP team, each body's operations then on one thread),
+  // one after another otherwise (the default). An exception from a body is
+  // rethrown once all have run.
+  virtual void for_each_piece(int64_t count, const std::function<void(int64_t)>& body) {
+    for (int64_t i = 0; i < count; ++i) body(i);
+  }
 
   // Waits for queued work (no-op on the CPU).
   virtual void synchronize() {}

@@ -284,8 +284,7 @@ std::vector<float> Model::logits_last(SessionState& state, std::span<const int32
   return logits;
 }
 
-void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
-                std::vector<float>& logits, ForwardStats* stats) const {
+void Model::check_ids(std::span<const int32_t> ids) const {
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= config_.vocab_size) {
       throw EngineError(ErrorCode::kOutOfRange, "token id " + std::to_string(ids[i]) +
@@ -294,6 +293,11 @@ void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
                                                     std::to_string(config_.vocab_size) + ")");
     }
   }
+}
+
+void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
+                std::vector<float>& logits, ForwardStats* stats) const {
+  check_ids(ids);
   if (ids.empty()) return;
   const int64_t S = config_.segment_size;
   // The window is held for the step and let go again once the position is
@@ -316,12 +320,16 @@ void Model::run(SessionState& state, std::span<const int32_t> ids, Logits mode,
 
 void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits mode, float* logits,
                       ForwardStats* stats) const {
+  const Piece piece{&state, static_cast<int64_t>(ids.size())};
+  forward(std::span<const Piece>(&piece, 1), ids, mode, logits, stats);
+}
+
+void Model::forward(std::span<const Piece> pieces, std::span<const int32_t> ids, Logits mode,
+                    float* logits, ForwardStats* stats) const {
   Backend& be = *backend_;
   const int64_t n = static_cast<int64_t>(ids.size());
-  const int64_t first = state.segment_offset();
   const int64_t hidden = config_.hidden_size, inter = config_.intermediate_size;
   const int64_t qs = config_.q_size(), kvs = config_.kv_size();
-  const bool memory_written = state.segments() > 0;
 
   Tensor x = be.allocate(n, hidden);
   Tensor h = be.allocate(n, hidden);
@@ -335,7 +343,8 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
   const float eps = static_cast<float>(config_.rms_norm_eps);
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& layer = layers_[l];
-    LayerState& ls = state.layers()[l];
+    // The products run once over the rows of every piece; attention and
+    // retrieval piece by piece, each against its own state.
     be.rms_norm(x, layer.input_norm, eps, h);
     be.linear(h, *layer.qkv, qkv);
     if (!layer.q_norm.empty()) {
@@ -344,16 +353,28 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
       be.rms_norm_heads(q_part, layer.q_norm, eps, q_part);
       be.rms_norm_heads(k_part, layer.k_norm, eps, k_part);
     }
-    Tensor k_rows = ls.keys.row_range(first, n);
-    Tensor v_rows = ls.values.row_range(first, n);
-    be.copy(qkv.col_range(qs, kvs), k_rows);
-    be.copy(qkv.col_range(qs + kvs, kvs), v_rows);
-    if (memory_enabled_) {
-      infini_attention(be, shape_, qkv.col_range(0, qs), layer.gate_logits, ls, first,
-                       memory_written, attn);
-    } else {
-      be.local_attention(qkv.col_range(0, qs), ls.keys, ls.values, first, shape_, ls.rotated, attn);
-    }
+    std::vector<int64_t> first_row(pieces.size());
+    for (size_t p = 1; p < pieces.size(); ++p) first_row[p] = first_row[p - 1] + pieces[p - 1].count;
+    be.for_each_piece(static_cast<int64_t>(pieces.size()), [&](int64_t p) {
+      const Piece& piece = pieces[static_cast<size_t>(p)];
+      const int64_t row = first_row[static_cast<size_t>(p)];
+      SessionState& state = *piece.state;
+      LayerState& ls = state.layers()[l];
+      const int64_t first = state.segment_offset();
+      const Tensor rows = qkv.row_range(row, piece.count);
+      Tensor k_rows = ls.keys.row_range(first, piece.count);
+      Tensor v_rows = ls.values.row_range(first, piece.count);
+      be.copy(rows.col_range(qs, kvs), k_rows);
+      be.copy(rows.col_range(qs + kvs, kvs), v_rows);
+      Tensor out = attn.row_range(row, piece.count);
+      if (memory_enabled_) {
+        infini_attention(be, shape_, rows.col_range(0, qs), layer.gate_logits, ls, first,
+                         state.segments() > 0, out);
+      } else {
+        be.local_attention(rows.col_range(0, qs), ls.keys, ls.values, first, shape_, ls.rotated,
+                           out);
+      }
+    });
     be.linear(attn, *layer.o, proj);
     be.add(x, proj);
     be.rms_norm(x, layer.post_norm, eps, h);
@@ -364,7 +385,17 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
   }
 
   if (mode != Logits::kNone) {
-    const Tensor rows = mode == Logits::kAll ? x : x.row_range(n - 1, 1);
+    // kAll: every row (one piece); kLast: the last row of each piece.
+    Tensor rows = x;
+    if (mode == Logits::kLast) {
+      rows = be.allocate(static_cast<int64_t>(pieces.size()), hidden);
+      int64_t end = 0;
+      for (size_t p = 0; p < pieces.size(); ++p) {
+        end += pieces[p].count;
+        Tensor dst = rows.row_range(static_cast<int64_t>(p), 1);
+        be.copy(x.row_range(end - 1, 1), dst);
+      }
+    }
     Tensor normed = be.allocate(rows.rows(), hidden);
     be.rms_norm(rows, final_norm_, eps, normed);
     Tensor out = be.allocate(rows.rows(), config_.vocab_size);
@@ -372,8 +403,10 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
     be.download(out, logits);
   }
 
-  state.advance(n);
-  if (state.segment_offset() == 0) {
+  for (const Piece& piece : pieces) {
+    SessionState& state = *piece.state;
+    state.advance(piece.count);
+    if (state.segment_offset() != 0) continue;
     const auto fold_start = std::chrono::steady_clock::now();
     // With memory off nothing reads M and z: the fold is skipped, they stay 0.
     if (memory_enabled_) {
@@ -390,6 +423,35 @@ void Model::run_piece(SessionState& state, std::span<const int32_t> ids, Logits 
     }
   }
   be.synchronize();
+}
+
+std::vector<float> Model::decode(std::span<SessionState* const> states,
+                                 std::span<const int32_t> ids) const {
+  if (states.size() != ids.size()) {
+    throw EngineError(ErrorCode::kInvalidArgument,
+                      "decode: " + std::to_string(states.size()) + " states for " +
+                          std::to_string(ids.size()) + " tokens (one token per state)");
+  }
+  check_ids(ids);
+  std::set<const SessionState*> distinct;
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (states[i] == nullptr || !distinct.insert(states[i]).second) {
+      throw EngineError(ErrorCode::kInvalidArgument,
+                        "decode: state " + std::to_string(i) +
+                            (states[i] == nullptr ? " is null" : " appears twice in the batch"));
+    }
+  }
+  std::vector<float> logits(ids.size() * static_cast<size_t>(config_.vocab_size));
+  if (ids.empty()) return logits;
+  std::vector<Piece> pieces;
+  pieces.reserve(states.size());
+  for (SessionState* state : states) {
+    state->hold_window();
+    pieces.push_back(Piece{state, 1});
+  }
+  forward(pieces, ids, Logits::kLast, logits.data(), nullptr);
+  for (SessionState* state : states) state->release_window_if_empty();
+  return logits;
 }
 
 }  // namespace infini

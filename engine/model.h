@@ -71,6 +71,17 @@ class Model {
   std::vector<float> logits_all(SessionState& state, std::span<const int32_t> ids) const;
   // Reads tokens (at least one) and returns the logits of the last, [vocab].
   std::vector<float> logits_last(SessionState& state, std::span<const int32_t> ids) const;
+  // One decode step of a batch: reads ids[i] into *states[i] for every i and
+  // returns the logits of each, [B x vocab] row by row. The products (q/k/v,
+  // o, MLP, LM head) run once over all B rows, so the weights are read once
+  // per step instead of once per sequence; attention, retrieval and folds run
+  // per state. Each sequence gets the logits logits_last(*states[i], {ids[i]})
+  // gives it alone: bitwise for a batch of one, and within the rounding of
+  // products over more rows otherwise (tested to the tolerance of chunked
+  // feeding). The states must be distinct; a bad batch (counts, an id out
+  // of range, a state twice) is refused before any state changes.
+  std::vector<float> decode(std::span<SessionState* const> states,
+                            std::span<const int32_t> ids) const;
 
  private:
   struct Layer;
@@ -84,6 +95,17 @@ class Model {
   // Tokens that stay inside one segment.
   void run_piece(SessionState& state, std::span<const int32_t> ids, Logits mode, float* logits,
                  ForwardStats* stats) const;
+  // `count` consecutive rows of a forward pass that belong to one state and
+  // stay inside its segment.
+  struct Piece {
+    SessionState* state;
+    int64_t count;
+  };
+  // One pass over the rows of several pieces (ids: theirs, in order); kLast
+  // gives the last row's logits of each piece, kAll every row's (one piece).
+  void forward(std::span<const Piece> pieces, std::span<const int32_t> ids, Logits mode,
+               float* logits, ForwardStats* stats) const;
+  void check_ids(std::span<const int32_t> ids) const;  // throws kOutOfRange
 
   ModelConfig config_;
   AttentionShape shape_;

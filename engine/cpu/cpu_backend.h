@@ -44,6 +44,10 @@ class CpuBackend final : public Backend {
                 Tensor& dot) override;
   void memory_update(const Tensor& keys, const Tensor& values, MemoryUpdate rule,
                      const AttentionShape& shape, Tensor& memory, Tensor& norm) override;
+  // Bodies side by side on the OpenMP team, one thread each (nested regions
+  // inside them run on that thread): in a decode batch each sequence's
+  // attention is too small to split, and many of them fill both cores.
+  void for_each_piece(int64_t count, const std::function<void(int64_t)>& body) override;
 
   // Exposed for the benchmark's GEMM-peak baseline and for tests.
   MatmulCache& matmuls() { return matmuls_; }

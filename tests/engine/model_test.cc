@@ -277,6 +277,100 @@ TEST(ModelTest, LogitsOfNothingIsAnError) {
   EXPECT_EQ(state.tokens(), 0);
 }
 
+// A decode batch: sequences at different depths (empty, mid-segment, one
+// token before a fold, on a boundary, past several folds) step together,
+// leave the batch one by one, and each gets what it gets alone.
+class DecodeBatchTest : public ::testing::TestWithParam<Feeding> {};
+
+TEST_P(DecodeBatchTest, EachSequenceGetsWhatItGetsAlone) {
+  const auto config = small_config(GetParam().update, 8);
+  RandomModel model(config, GetParam().dtype);
+  const int32_t vocab = static_cast<int32_t>(config.vocab_size);
+  const std::vector<size_t> depths = {0, 3, 7, 8, 21};
+  std::vector<SessionState> batched, alone;
+  for (size_t i = 0; i < depths.size(); ++i) {
+    SessionState s = model->new_session();
+    model->ingest(s, random_ids(depths[i], vocab, 100 + i));
+    alone.push_back(s.fork());
+    batched.push_back(std::move(s));
+  }
+  // Products over more rows round differently (docs/benchmarks.md): equal
+  // to the tolerance the feeding tests use, not bitwise.
+  const double tol = GetParam().dtype == ComputeDType::kF32 ? 1e-4 : 3e-2;
+  const auto steps = random_ids(12 * depths.size(), vocab, 9);
+  for (size_t step = 0; step < 12; ++step) {
+    // Sequence i leaves after step 2 * i + 3 (the last stays to the end).
+    std::vector<SessionState*> states;
+    std::vector<int32_t> ids;
+    for (size_t i = 0; i < depths.size(); ++i) {
+      if (i + 1 < depths.size() && step > 2 * i + 3) continue;
+      states.push_back(&batched[i]);
+      ids.push_back(steps[step * depths.size() + i]);
+    }
+    const auto logits = model->decode(states, ids);
+    ASSERT_EQ(logits.size(), ids.size() * static_cast<size_t>(vocab));
+    size_t row = 0;
+    for (size_t i = 0; i < depths.size(); ++i) {
+      if (i + 1 < depths.size() && step > 2 * i + 3) continue;
+      const auto want = model->logits_last(alone[i], std::span<const int32_t>(&ids[row], 1));
+      const std::vector<float> got(logits.begin() + static_cast<long>(row * vocab),
+                                   logits.begin() + static_cast<long>((row + 1) * vocab));
+      EXPECT_LT(relative_error(got, want), tol) << "sequence " << i << ", step " << step;
+      EXPECT_EQ(batched[i].tokens(), alone[i].tokens());
+      EXPECT_EQ(batched[i].segments(), alone[i].segments());
+      EXPECT_EQ(batched[i].window_held(), alone[i].window_held());
+      ++row;
+    }
+  }
+  for (size_t i = 0; i < depths.size(); ++i) {
+    EXPECT_LT(relative_error(batched[i].to_host(), alone[i].to_host()), tol) << "state " << i;
+  }
+}
+
+TEST_P(DecodeBatchTest, ABatchOfOneIsBitwiseTheLoneStep) {
+  const auto config = small_config(GetParam().update, 8);
+  RandomModel model(config, GetParam().dtype);
+  SessionState a = model->new_session();
+  model->ingest(a, random_ids(13, config.vocab_size, 4));
+  SessionState b = a.fork();
+  for (int32_t id : random_ids(10, config.vocab_size, 5)) {
+    SessionState* one[] = {&a};
+    const auto batched = model->decode(one, std::span<const int32_t>(&id, 1));
+    EXPECT_EQ(batched, model->logits_last(b, std::span<const int32_t>(&id, 1)));
+  }
+  EXPECT_EQ(a.to_host(), b.to_host());
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, DecodeBatchTest,
+                         ::testing::Values(Feeding{MemoryUpdate::kLinear, ComputeDType::kF32},
+                                           Feeding{MemoryUpdate::kDelta, ComputeDType::kF32},
+                                           Feeding{MemoryUpdate::kDelta, ComputeDType::kBF16}));
+
+TEST(ModelTest, DecodeBatchRefusesBadBatchesAndChangesNothing) {
+  RandomModel model(small_config(MemoryUpdate::kDelta, 8), ComputeDType::kF32);
+  SessionState a = model->new_session(), b = model->new_session();
+  model->ingest(a, random_ids(5, 61, 1));
+  model->ingest(b, random_ids(9, 61, 2));
+  const auto a_before = a.to_host(), b_before = b.to_host();
+  auto refused = [&](std::vector<SessionState*> states, std::vector<int32_t> ids,
+                     ErrorCode code, const std::string& says) {
+    try {
+      model->decode(states, ids);
+      ADD_FAILURE() << "accepted a bad batch: " << says;
+    } catch (const EngineError& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  refused({&a, &b}, {1}, ErrorCode::kInvalidArgument, "2 states for 1 tokens");
+  refused({&a, &a}, {1, 2}, ErrorCode::kInvalidArgument, "state 1 appears twice");
+  refused({&a, nullptr}, {1, 2}, ErrorCode::kInvalidArgument, "state 1 is null");
+  refused({&a, &b}, {1, 61}, ErrorCode::kOutOfRange, "token id 61 at index 1");
+  EXPECT_EQ(a.to_host(), a_before);
+  EXPECT_EQ(b.to_host(), b_before);
+  EXPECT_TRUE(model->decode({}, {}).empty());
+}
+
 class CheckpointErrorTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -16,6 +16,7 @@
 #include "tools/infini/commands.h"
 #include "tools/infini/flags.h"
 #include "tools/infini/gemm_peak.h"
+#include "tools/infini/memory_bandwidth.h"
 
 namespace infini::tool {
 
@@ -51,6 +52,30 @@ double flops_per_token(const ModelConfig& c) {
   return c.num_layers * (2.0 * linear + attention + retrieve + update);
 }
 
+// "1,4,16,64" -> {1, 4, 16, 64}; "" -> none.
+std::vector<int64_t> batch_sizes(const std::string& text) {
+  std::vector<int64_t> sizes;
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    const std::string item = text.substr(at, comma - at);
+    size_t used = 0;
+    int64_t b = 0;
+    try {
+      b = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty() || b < 1 || b > 4096) {
+      throw std::invalid_argument("--batch takes sizes from 1 to 4096 separated by commas, got '" +
+                                  text + "'");
+    }
+    sizes.push_back(b);
+    at = comma + 1;
+  }
+  return sizes;
+}
+
 double since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -81,13 +106,17 @@ double gemm_peak(const std::string& backend, double seconds_each) {
 int bench_command(const std::vector<std::string>& args) {
   Flags flags(args, {});
   flags.allow_only({"model", "shape", "tokens", "decode-tokens", "dtype", "chunk", "seed",
-                    "gemm-seconds", "backend"});
+                    "gemm-seconds", "backend", "batch"});
   if (flags.has("model") == flags.has("shape")) {
     throw std::invalid_argument("give exactly one of --model DIR or --shape NAME");
   }
   const int64_t tokens = flags.integer("tokens", 65536);
   const int64_t decode_tokens = flags.integer("decode-tokens", 32);
   if (tokens < 1 || decode_tokens < 0) throw std::invalid_argument("--tokens must be >= 1");
+  const std::vector<int64_t> batches = batch_sizes(flags.str("batch", ""));
+  if (!batches.empty() && decode_tokens < 1) {
+    throw std::invalid_argument("--batch needs --decode-tokens >= 1");
+  }
   LoadOptions options;
   options.dtype = parse_compute_dtype(flags.str("dtype", "bf16"));
   options.backend = flags.backend();
@@ -172,6 +201,7 @@ int bench_command(const std::vector<std::string>& args) {
   std::printf("  %.3f GFLOP per token -> %.0f GFLOP/s = %.2f of the GEMM peak\n", per_token / 1e9,
               per_token * rate / 1e9, per_token * rate / 1e9 / peak);
 
+  double single_rate = 0.0;  // tok/s of one stream, the batches' baseline
   if (decode_tokens > 0) {
     SessionState fork = state.fork();
     std::vector<float> logits = model->logits_last(fork, std::span<const int32_t>(ids).last(1));
@@ -193,6 +223,46 @@ int bench_command(const std::vector<std::string>& args) {
         static_cast<long long>(decode_tokens), s, decode_tokens / s,
         decode_flops * (decode_tokens / s) / 1e9 / peak,
         static_cast<long long>(state.segment_offset()), static_cast<long long>(c.segment_size));
+    single_rate = decode_tokens / s;
+  }
+  if (!batches.empty()) {
+    // One decode step reads every weight once, for one sequence or many:
+    // the bound of a single stream is the machine's read bandwidth over the
+    // bytes of weights, measured in this run.
+    const double bandwidth = options.backend == "cuda" ? 0.0 : measure_read_bandwidth(int64_t{1} << 30, 3);
+    if (bandwidth > 0) {
+      std::printf("memory read (OpenMP team, 1 GiB buffer): %.1f GB/s; one step reads %.1f MB of "
+                  "weights: single-stream bound %.0f tok/s\n",
+                  bandwidth, model->weight_bytes() / 1e6, bandwidth * 1e9 / model->weight_bytes());
+    }
+    for (const int64_t b : batches) {
+      // B sequences forked from the document, each from its own last token.
+      std::vector<SessionState> forks;
+      std::vector<SessionState*> members;
+      forks.reserve(static_cast<size_t>(b));
+      for (int64_t i = 0; i < b; ++i) forks.push_back(state.fork());
+      for (auto& f : forks) members.push_back(&f);
+      std::vector<int32_t> next(static_cast<size_t>(b));
+      for (int64_t i = 0; i < b; ++i) next[static_cast<size_t>(i)] = pick(rng);
+      std::vector<float> logits = model->decode(members, next);
+      const auto t = std::chrono::steady_clock::now();
+      for (int64_t step = 0; step < decode_tokens; ++step) {
+        for (int64_t i = 0; i < b; ++i) {
+          const auto row = logits.begin() + i * c.vocab_size;
+          next[static_cast<size_t>(i)] =
+              static_cast<int32_t>(std::max_element(row, row + c.vocab_size) - row);
+        }
+        logits = model->decode(members, next);
+      }
+      const double s = since(t);
+      const double aggregate = static_cast<double>(b * decode_tokens) / s;
+      std::printf("decode batch %3lld: %lld steps in %.2f s = %.1f tok/s aggregate, %.1f per "
+                  "stream, %.1f ms per step",
+                  static_cast<long long>(b), static_cast<long long>(decode_tokens), s, aggregate,
+                  aggregate / static_cast<double>(b), 1e3 * s / decode_tokens);
+      if (single_rate > 0) std::printf(" = %.2fx the single stream", aggregate / single_rate);
+      std::printf("\n");
+    }
   }
   // At rest (position on a segment boundary) a state holds its memory
   // only; a step holds the window as well: the KV comparison uses the step.

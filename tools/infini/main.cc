@@ -33,7 +33,8 @@ commands:
               run on the same device (oneDNN on cpu, cuBLAS on cuda)
               (--model DIR | --shape smollm2-135m|llama-1b|tiny) --tokens N
               [--decode-tokens N] [--dtype bf16|f32] [--chunk N] [--backend cpu|cuda]
-              [--gemm-seconds S]
+              [--gemm-seconds S] [--batch 1,4,16,64: decode batches of that many sequences,
+              against the single stream and the memory-bandwidth bound]
   eval        long-context accuracy (docs/demo-tasks.md) of the model, of the same weights
               with memory off, and of reading only the last segment: a Markdown table
               passkey|needle|summary --model DIR --lengths 1k,8k,32k,128k,1m [--trials N]

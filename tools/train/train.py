@@ -433,6 +433,11 @@ def main() -> int:
     ap.add_argument("--tokenizer", default="",
                     help="use this SentencePiece model (e.g. models/demo/tokenizer.model) instead of "
                          "training one; copied to WORK/tokenizer.model")
+    ap.add_argument("--init-from", default="",
+                    help="continual training: start stage one from this model directory's weights "
+                         "and shape (a converted plain checkpoint, `infini convert`) instead of "
+                         "random ones; its segment size must be the recipe's and its vocabulary "
+                         "the tokenizer's")
     ap.add_argument("--resume", action="store_true",
                     help="require WORK/checkpoint.pt and continue from it (without it a checkpoint "
                          "is still picked up when present)")
@@ -464,9 +469,24 @@ def main() -> int:
     maker = tasks.TaskMaker(lambda s: sp.encode(s), sp.piece_to_id(tasks.END), train_prose, space)
     eval_maker = tasks.TaskMaker(lambda s: sp.encode(s), sp.piece_to_id(tasks.END), eval_prose, space)
 
-    config = model_config(sp.get_piece_size(), recipe)
-    model = InfiniForCausalLM(config).float()
-    init_weights(model, args.seed)
+    if args.init_from:
+        # The recipe unchanged (curriculum, losses, gate rate) on a pretrained
+        # model with memory added: what continual.py does for any checkpoint,
+        # with the schedule that taught the demo model retrieval from scratch.
+        model = load_checkpoint(args.init_from, dtype=torch.float32)
+        config = model.config
+        if config.segment_size != recipe.segment:
+            raise SystemExit(f"--init-from {args.init_from}: segment_size {config.segment_size}, but "
+                             f"--recipe {recipe.name} trains segments of {recipe.segment}")
+        if config.vocab_size < sp.get_piece_size():
+            raise SystemExit(f"--init-from {args.init_from}: vocabulary {config.vocab_size} is smaller "
+                             f"than the tokenizer's {sp.get_piece_size()} pieces")
+        if not config.memory_update:
+            raise SystemExit(f"--init-from {args.init_from}: no memory (convert it first: infini convert)")
+    else:
+        config = model_config(sp.get_piece_size(), recipe)
+        model = InfiniForCausalLM(config).float()
+        init_weights(model, args.seed)
     model.to(args.device)
     gates = [p for n, p in model.named_parameters() if n.endswith("memory_gate")]
     others = [p for n, p in model.named_parameters() if not n.endswith("memory_gate")]
