@@ -47,5 +47,32 @@ TEST(CpuGemvTest, EqualsTheSumOfBf16ProductsOnEveryShape) {
   }
 }
 
+TEST(CpuGemvTest, EveryRowOfABatchIsBitwiseItsLoneProduct) {
+  if (!gemv_bf16_supported()) GTEST_SKIP() << "this CPU has no AVX512-BF16";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 37, k = 100, ldx = 104, ldy = 40;  // row tails, strided rows
+  std::vector<uint16_t> w(static_cast<size_t>(n * k));
+  for (auto& v : w) v = float_to_bf16(normal(rng));
+  std::vector<float> bias(static_cast<size_t>(n));
+  for (auto& b : bias) b = normal(rng);
+  for (int64_t m : {1, 2, 3, 4, 5, 8, 9}) {
+    std::vector<uint16_t> x(static_cast<size_t>(m * ldx));
+    for (auto& v : x) v = float_to_bf16(normal(rng));
+    std::vector<float> y(static_cast<size_t>(m * ldy), -7.0f);
+    gemv_bf16_rows(w.data(), x.data(), ldx, m, bias.data(), y.data(), ldy, n, k);
+    for (int64_t i = 0; i < m; ++i) {
+      std::vector<float> alone(static_cast<size_t>(n));
+      gemv_bf16(w.data(), x.data() + i * ldx, bias.data(), alone.data(), n, k);
+      for (int64_t r = 0; r < n; ++r) {
+        ASSERT_EQ(y[i * ldy + r], alone[r]) << "row " << i << " of " << m << ", output " << r;
+      }
+      for (int64_t r = n; r < ldy; ++r) {
+        ASSERT_EQ(y[i * ldy + r], -7.0f) << "wrote past the row's " << n << " outputs";
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace infini::cpu

@@ -138,6 +138,28 @@ TEST(InfiniCliTest, BenchPrintsFiguresAndRatio) {
   }
 }
 
+TEST(InfiniCliTest, BenchDecodesBatchesAgainstTheSingleStreamAndTheBound) {
+  auto r = run_infini("bench --shape tiny --tokens 256 --decode-tokens 4 --gemm-seconds 0.05 "
+                      "--batch 1,3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* s : {"memory read", "single-stream bound", "decode batch   1:",
+                        "decode batch   3:", "tok/s aggregate", "x the single stream"}) {
+    EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+  }
+}
+
+TEST(InfiniCliTest, BenchRefusesBadBatchSizes) {
+  for (const char* bad : {"0", "4,x", "1,,2", "-3", "5000", "2,"}) {
+    auto r = run_infini(std::string("bench --shape tiny --tokens 64 --decode-tokens 2 --batch '") +
+                        bad + "'");
+    EXPECT_EQ(r.status, 2) << bad << "\n" << r.output;
+    EXPECT_NE(r.output.find("--batch takes sizes"), std::string::npos) << bad << "\n" << r.output;
+  }
+  auto r = run_infini("bench --shape tiny --tokens 64 --decode-tokens 0 --batch 4");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("--batch needs --decode-tokens"), std::string::npos) << r.output;
+}
+
 TEST(InfiniCliTest, UsageErrors) {
   EXPECT_EQ(run_infini("frobnicate").status, 2);
   EXPECT_EQ(run_infini("bench --shape tiny --bogus 1").status, 2);

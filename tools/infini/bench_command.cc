@@ -55,8 +55,9 @@ double flops_per_token(const ModelConfig& c) {
 // "1,4,16,64" -> {1, 4, 16, 64}; "" -> none.
 std::vector<int64_t> batch_sizes(const std::string& text) {
   std::vector<int64_t> sizes;
+  if (text.empty()) return sizes;
   size_t at = 0;
-  while (at < text.size()) {
+  while (at <= text.size()) {  // a trailing comma leaves an empty last item: refused
     const size_t comma = std::min(text.find(',', at), text.size());
     const std::string item = text.substr(at, comma - at);
     size_t used = 0;
@@ -229,11 +230,14 @@ int bench_command(const std::vector<std::string>& args) {
     // One decode step reads every weight once, for one sequence or many:
     // the bound of a single stream is the machine's read bandwidth over the
     // bytes of weights, measured in this run.
-    const double bandwidth = options.backend == "cuda" ? 0.0 : measure_read_bandwidth(int64_t{1} << 30, 3);
+    // A buffer well past the last-level cache: twice the weights, at least 512 MiB.
+    const int64_t probe = std::max<int64_t>(int64_t{512} << 20, 2 * model->weight_bytes());
+    const double bandwidth = options.backend == "cuda" ? 0.0 : measure_read_bandwidth(probe, 3);
     if (bandwidth > 0) {
-      std::printf("memory read (OpenMP team, 1 GiB buffer): %.1f GB/s; one step reads %.1f MB of "
-                  "weights: single-stream bound %.0f tok/s\n",
-                  bandwidth, model->weight_bytes() / 1e6, bandwidth * 1e9 / model->weight_bytes());
+      std::printf("memory read (OpenMP team, %.0f MiB buffer): %.1f GB/s; one step reads %.1f MB "
+                  "of weights: single-stream bound %.0f tok/s\n",
+                  probe / 1048576.0, bandwidth, model->weight_bytes() / 1e6,
+                  bandwidth * 1e9 / model->weight_bytes());
     }
     for (const int64_t b : batches) {
       // B sequences forked from the document, each from its own last token.
