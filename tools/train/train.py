@@ -2,6 +2,11 @@
 
     /usr/bin/python3 tools/train/train.py --work build/train --out models/demo [--steps N]
         [--minutes M] [--seed S] [--device cpu|cuda] [--recipe gen1|gen2] [--resume]
+        [--init-from CONVERTED_DIR]
+
+--init-from starts stage one from a converted plain checkpoint (`infini
+convert`) instead of random weights: continual training with this recipe's
+curriculum and losses (docs/continual-training.md, run 8).
 
 --recipe gen1 (the default) is the shipped model's recipe; gen2 is issue
 #17's (RECIPES below: segments of 256, heads of 64, documents to 512 folds,
