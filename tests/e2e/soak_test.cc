@@ -93,6 +93,17 @@ struct Figures {
       forks{0}, deletes{0}, cancelled{0}, refused{0}, uncertain_deleted{0}, adopted{0};
 };
 
+// Every call waits for the channel to be connected rather than failing
+// fast with UNAVAILABLE if a (re)connection attempt has just failed: what
+// a real client retrying UNAVAILABLE gets, and the call never leaves the
+// client before that (CI once saw one such connect fail mid-soak while
+// the server served the other clients).
+void begin(grpc::ClientContext& ctx, std::chrono::system_clock::time_point deadline) {
+  ctx.set_deadline(deadline);
+  ctx.set_wait_for_ready(true);
+}
+
+
 class Client {
  public:
   // A session whose document passes `max_document` bytes is deleted; one
@@ -166,7 +177,7 @@ class Client {
     std::string token;
     do {
       grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + 120s);
+      begin(ctx, std::chrono::system_clock::now() + 120s);
       v1::ListSessionsRequest request;
       request.set_page_size(1000);
       request.set_page_token(token);
@@ -198,7 +209,7 @@ class Client {
     if (chance(50)) {
       // CreateSession, then maybe a first Ingest on its own.
       grpc::ClientContext ctx;
-      ctx.set_deadline(deadline(10));
+      begin(ctx, deadline(10));
       v1::CreateSessionRequest request;
       (*request.mutable_labels())["soak"] = label;
       v1::Session session;
@@ -244,7 +255,7 @@ class Client {
     if (create) (*messages.front().mutable_create()->mutable_labels())["soak"] = session.label;
 
     grpc::ClientContext ctx;
-    ctx.set_deadline(deadline(15));
+    begin(ctx, deadline(15));
     v1::IngestResponse response;
     auto writer = stub_->Ingest(&ctx, &response);
     for (const auto& m : messages) {
@@ -290,7 +301,7 @@ class Client {
   std::string ask(size_t which, bool summarize) {
     const Held& session = held_[which];
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 120s);
+    begin(ctx, std::chrono::system_clock::now() + 120s);
     const bool cancel_mid_answer = chance(20);
     std::unique_ptr<grpc::ClientReader<v1::GenerateResponse>> reader;
     v1::GenerationParams params = greedy_params(static_cast<int32_t>(pick(1, 24)));
@@ -333,7 +344,7 @@ class Client {
     const Held source = held_[which];
     const std::string label = new_label();
     grpc::ClientContext ctx;
-    ctx.set_deadline(deadline(15));
+    begin(ctx, deadline(15));
     v1::ForkSessionRequest request;
     request.set_session_id(source.id);
     (*request.mutable_labels())["soak"] = label;
@@ -359,7 +370,7 @@ class Client {
   // Never cancelled: whether it happened must be known.
   std::string remove(size_t which) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 120s);
+    begin(ctx, std::chrono::system_clock::now() + 120s);
     v1::DeleteSessionRequest request;
     request.set_session_id(held_[which].id);
     v1::DeleteSessionResponse response;
@@ -393,7 +404,7 @@ std::string replay_answer(v1::LongContext::Stub& stub, const std::string& docume
   std::string id;
   if (document.empty()) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 60s);
+    begin(ctx, std::chrono::system_clock::now() + 60s);
     v1::Session s;
     const grpc::Status st = stub.CreateSession(&ctx, v1::CreateSessionRequest(), &s);
     if (!st.ok()) throw std::runtime_error("CreateSession: " + describe(st));
