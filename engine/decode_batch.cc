@@ -1,9 +1,5 @@
 #include "engine/decode_batch.h"
 
-#include <algorithm>
-
-#include "engine/error.h"
-
 namespace infini {
 
 bool DecodeBatch::join(SessionState* state, Generation* generation) {
@@ -42,20 +38,6 @@ std::vector<Generation*> DecodeBatch::step() {
 
 void DecodeBatch::leave(const Generation* generation) {
   std::erase_if(members_, [generation](const Member& m) { return m.generation == generation; });
-}
-
-void generate_together(const Model& model, const std::vector<SessionState*>& states,
-                       const std::vector<Generation*>& generations) {
-  if (states.size() != generations.size()) {
-    throw EngineError(ErrorCode::kInvalidArgument, "generate_together: " +
-                                                       std::to_string(states.size()) +
-                                                       " states for " +
-                                                       std::to_string(generations.size()) +
-                                                       " generations");
-  }
-  DecodeBatch batch(model);
-  for (size_t i = 0; i < states.size(); ++i) batch.join(states[i], generations[i]);
-  while (!batch.empty()) batch.step();
 }
 
 }  // namespace infini

@@ -43,10 +43,4 @@ class DecodeBatch {
   std::vector<Member> members_;
 };
 
-// Generates every answer in `generations` on its state (states[i] for
-// generations[i]), decoding them together: what `infini bench --batch`
-// times, and the engine-level check that batching changes no answer.
-void generate_together(const Model& model, const std::vector<SessionState*>& states,
-                       const std::vector<Generation*>& generations);
-
 }  // namespace infini

@@ -340,6 +340,10 @@ void Model::forward(std::span<const Piece> pieces, std::span<const int32_t> ids,
   Tensor act = be.allocate(n, inter);
   be.embed(ids.data(), n, *embedding_, x);
 
+  // Each piece's first row in the pass.
+  std::vector<int64_t> first_row(pieces.size());
+  for (size_t p = 1; p < pieces.size(); ++p) first_row[p] = first_row[p - 1] + pieces[p - 1].count;
+
   const float eps = static_cast<float>(config_.rms_norm_eps);
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& layer = layers_[l];
@@ -353,8 +357,6 @@ void Model::forward(std::span<const Piece> pieces, std::span<const int32_t> ids,
       be.rms_norm_heads(q_part, layer.q_norm, eps, q_part);
       be.rms_norm_heads(k_part, layer.k_norm, eps, k_part);
     }
-    std::vector<int64_t> first_row(pieces.size());
-    for (size_t p = 1; p < pieces.size(); ++p) first_row[p] = first_row[p - 1] + pieces[p - 1].count;
     be.for_each_piece(static_cast<int64_t>(pieces.size()), [&](int64_t p) {
       const Piece& piece = pieces[static_cast<size_t>(p)];
       const int64_t row = first_row[static_cast<size_t>(p)];
@@ -389,11 +391,9 @@ void Model::forward(std::span<const Piece> pieces, std::span<const int32_t> ids,
     Tensor rows = x;
     if (mode == Logits::kLast) {
       rows = be.allocate(static_cast<int64_t>(pieces.size()), hidden);
-      int64_t end = 0;
       for (size_t p = 0; p < pieces.size(); ++p) {
-        end += pieces[p].count;
         Tensor dst = rows.row_range(static_cast<int64_t>(p), 1);
-        be.copy(x.row_range(end - 1, 1), dst);
+        be.copy(x.row_range(first_row[p] + pieces[p].count - 1, 1), dst);
       }
     }
     Tensor normed = be.allocate(rows.rows(), hidden);

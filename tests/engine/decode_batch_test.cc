@@ -10,25 +10,17 @@
 
 #include "engine/generator.h"
 #include "tests/engine/random_model.h"
+#include "tests/engine/tiny_model_suite.h"
 #include "tests/engine/test_support.h"
 
 namespace infini {
 namespace {
 
-class DecodeBatchTest : public ::testing::Test {
+class DecodeBatchTest : public infini::testing::GenerationModelSuite {
  protected:
   static void SetUpTestSuite() {
-    tokenizer_ = Tokenizer::load(testing::data_dir() + "/tokenizer/tokenizer.model");
-    ModelConfig c = infini::testing::tiny_model_config(tokenizer_->vocab_size(), 32, 2, 8);
-    c.memory_update = MemoryUpdate::kDelta;
-    weights_ = new infini::testing::RandomWeights(c, 9, 0.3f, 0.0f);
-    LoadOptions options;
-    options.dtype = ComputeDType::kF32;
-    model_ = weights_->build(options);
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    delete weights_;
+    set_up(Tokenizer::load(testing::data_dir() + "/tokenizer/tokenizer.model"),
+           9, 0.3f);
   }
 
   // Documents of different lengths, so the members sit at different depths.
@@ -66,9 +58,6 @@ class DecodeBatchTest : public ::testing::Test {
     return a;
   }
 
-  static inline std::shared_ptr<const Tokenizer> tokenizer_;
-  static inline infini::testing::RandomWeights* weights_ = nullptr;
-  static inline std::shared_ptr<const Model> model_;
 };
 
 TEST_F(DecodeBatchTest, AnswersTogetherAreTheAnswersAlone) {
@@ -84,13 +73,11 @@ TEST_F(DecodeBatchTest, AnswersTogetherAreTheAnswersAlone) {
           return true;
         }));
   }
-  std::vector<SessionState*> state_ptrs;
-  std::vector<Generation*> generation_ptrs;
+  DecodeBatch batch(*model_);
   for (int i = 0; i < n; ++i) {
-    state_ptrs.push_back(&states[static_cast<size_t>(i)]);
-    generation_ptrs.push_back(generations[static_cast<size_t>(i)].get());
+    batch.join(&states[static_cast<size_t>(i)], generations[static_cast<size_t>(i)].get());
   }
-  generate_together(*model_, state_ptrs, generation_ptrs);
+  while (!batch.empty()) batch.step();
   for (int i = 0; i < n; ++i) {
     const Answer want = alone(i, document(i));
     const GenerationResult& got = generations[static_cast<size_t>(i)]->result();

@@ -10,25 +10,17 @@
 #include "engine/checkpoint_writer.h"
 #include "engine/error.h"
 #include "tests/engine/random_model.h"
+#include "tests/engine/tiny_model_suite.h"
 #include "tests/engine/test_support.h"
 
 namespace infini {
 namespace {
 
-class GeneratorTest : public ::testing::Test {
+class GeneratorTest : public infini::testing::GenerationModelSuite {
  protected:
   static void SetUpTestSuite() {
-    tokenizer_ = Tokenizer::load(testing::data_dir() + "/tokenizer/tokenizer.model");
-    ModelConfig c = infini::testing::tiny_model_config(tokenizer_->vocab_size(), 32, 2, 8);
-    c.memory_update = MemoryUpdate::kDelta;
-    weights_ = new infini::testing::RandomWeights(c, 9, 0.3f, 0.0f);
-    LoadOptions options;
-    options.dtype = ComputeDType::kF32;
-    model_ = weights_->build(options);
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    delete weights_;
+    set_up(Tokenizer::load(testing::data_dir() + "/tokenizer/tokenizer.model"),
+           9, 0.3f);
   }
 
   SessionState document() const {
@@ -57,9 +49,6 @@ class GeneratorTest : public ::testing::Test {
     return r;
   }
 
-  static inline std::shared_ptr<const Tokenizer> tokenizer_;
-  static inline std::shared_ptr<const Model> model_;
-  static inline infini::testing::RandomWeights* weights_ = nullptr;
 };
 
 TEST_F(GeneratorTest, StreamedDeltasMakeTheText) {

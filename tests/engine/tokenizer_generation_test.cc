@@ -13,30 +13,19 @@
 #include "engine/generator.h"
 #include "engine/utf8_text.h"
 #include "tests/engine/random_model.h"
+#include "tests/engine/tiny_model_suite.h"
 #include "tests/engine/test_support.h"
 
 namespace infini {
 namespace {
 
-class TokenizerGenerationTest : public ::testing::Test {
+class TokenizerGenerationTest : public infini::testing::GenerationModelSuite {
  protected:
   static void SetUpTestSuite() {
-    tokenizer_ = Tokenizer::load_from_model_dir(testing::data_dir() + "/tokenizer/smollm2_style");
-    ModelConfig c = infini::testing::tiny_model_config(tokenizer_->vocab_size(), 32, 2, 8);
-    c.memory_update = MemoryUpdate::kDelta;
-    weights_ = new infini::testing::RandomWeights(c, 5, 1.0f, 0.0f);
-    LoadOptions options;
-    options.dtype = ComputeDType::kF32;
-    model_ = weights_->build(options);
-  }
-  static void TearDownTestSuite() {
-    model_.reset();
-    delete weights_;
+    set_up(Tokenizer::load_from_model_dir(testing::data_dir() + "/tokenizer/smollm2_style"),
+           5, 1.0f);
   }
 
-  static inline std::shared_ptr<const Tokenizer> tokenizer_;
-  static inline std::shared_ptr<const Model> model_;
-  static inline infini::testing::RandomWeights* weights_ = nullptr;
 };
 
 TEST_F(TokenizerGenerationTest, DeltasAreWholeCharactersAndMakeTheText) {

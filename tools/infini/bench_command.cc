@@ -14,6 +14,7 @@
 #include "engine/model.h"
 #include "tools/infini/bench_shapes.h"
 #include "tools/infini/commands.h"
+#include "tools/infini/eval_tasks.h"
 #include "tools/infini/flags.h"
 #include "tools/infini/gemm_peak.h"
 #include "tools/infini/memory_bandwidth.h"
@@ -52,27 +53,19 @@ double flops_per_token(const ModelConfig& c) {
   return c.num_layers * (2.0 * linear + attention + retrieve + update);
 }
 
-// "1,4,16,64" -> {1, 4, 16, 64}; "" -> none.
+// "1,4,16,64" -> {1, 4, 16, 64}; "" -> none. The list is eval's
+// (parse_token_lengths), with its own bound and message.
 std::vector<int64_t> batch_sizes(const std::string& text) {
+  if (text.empty()) return {};
   std::vector<int64_t> sizes;
-  if (text.empty()) return sizes;
-  size_t at = 0;
-  while (at <= text.size()) {  // a trailing comma leaves an empty last item: refused
-    const size_t comma = std::min(text.find(',', at), text.size());
-    const std::string item = text.substr(at, comma - at);
-    size_t used = 0;
-    int64_t b = 0;
-    try {
-      b = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || item.empty() || b < 1 || b > 4096) {
-      throw std::invalid_argument("--batch takes sizes from 1 to 4096 separated by commas, got '" +
-                                  text + "'");
-    }
-    sizes.push_back(b);
-    at = comma + 1;
+  try {
+    sizes = parse_token_lengths(text, "--batch");
+  } catch (const std::invalid_argument&) {
+    sizes.clear();
+  }
+  if (sizes.empty() || *std::max_element(sizes.begin(), sizes.end()) > 4096) {
+    throw std::invalid_argument("--batch takes sizes from 1 to 4096 separated by commas, got '" +
+                                text + "'");
   }
   return sizes;
 }
